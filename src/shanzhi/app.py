@@ -1,0 +1,40 @@
+"""create_app(): the one ASGI application — JSON API, pages and static files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session
+
+import shanzhi
+from shanzhi.config import Settings, get_settings
+from shanzhi.db import get_engine, session_factory
+from shanzhi.geo.api import router as geo_router
+from shanzhi.http import install_error_handlers
+from shanzhi.web.pages import router as pages_router
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def create_app(
+    settings: Settings | None = None, sessions: Callable[[], Session] | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="shanzhi 善治",
+        version=shanzhi.__version__,
+        description="网格化基层治理平台 API — grid-based grassroots governance",
+        docs_url=None,  # served by web.pages from the vendored Swagger UI
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.session_factory = sessions or session_factory(get_engine(settings))
+    install_error_handlers(app)
+    app.include_router(geo_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,198 @@
+"""The `shanzhi` command line: set up, load the demo, serve, import/export regions, locate."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shanzhi.config import get_settings
+from shanzhi.db import get_engine, session_scope
+from shanzhi.errors import ShanzhiError
+
+app = typer.Typer(
+    help="善治 shanzhi — 网格化基层治理平台 grid-based grassroots governance.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+regions_app = typer.Typer(help="区域树：导入、导出 GeoJSON。Region tree import/export.", no_args_is_help=True)
+app.add_typer(regions_app, name="regions")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Domain errors become one clear line (plus the list of problems) and exit code 1."""
+    try:
+        yield
+    except ShanzhiError as exc:
+        err_console.print(f"[bold red]错误[/]：{exc.message_zh}\n[dim]{exc.message}[/]", highlight=False)
+        details = exc.details if isinstance(exc.details, list) else []
+        for d in details[1:20]:
+            if isinstance(d, dict) and "reason_zh" in d:
+                err_console.print(f"  · {d['reason_zh']}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    bars = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def report(label: str, done: int, total: int) -> None:
+        if label not in tasks:
+            tasks[label] = bars.add_task(label, total=total)
+        bars.update(tasks[label], completed=done, total=total)
+
+    with bars:
+        yield report
+
+
+def _require_schema() -> None:
+    from shanzhi.migrate import current
+
+    if current(get_engine()) is None:
+        err_console.print("[bold red]错误[/]：数据库尚未初始化，请先运行 shanzhi init\n"
+                          "[dim]The database has no schema yet: run `shanzhi init` first.[/]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def init() -> None:
+    """创建或升级数据库结构。Create or upgrade the database schema (Alembic)."""
+    from shanzhi.migrate import current, upgrade
+
+    settings = get_settings()
+    engine = get_engine()
+    upgrade(engine)
+    console.print(f"数据库已就绪 database ready: [bold]{engine.url.render_as_string()}[/] "
+                  f"(revision {current(engine)})")
+    if settings.secret_key.startswith("dev-only"):
+        console.print("[yellow]提示：未设置 SHANZHI_SECRET_KEY，仅适用于演示。[/]")
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="随机种子 seed: the same seed builds the same district")] = 2026,
+) -> None:
+    """生成演示区（海曙区规模：17 镇街、164 村、572 网格、2229 微网格）。Load the demo district."""
+    from shanzhi.demo.district import build_district
+    from shanzhi.geo.service import import_regions
+
+    _require_schema()
+    started = time.perf_counter()
+    with _errors(), _progress() as report:
+        features = build_district(seed=seed, progress=report)
+        with session_scope() as session:
+            result = import_regions(session, data={"type": "FeatureCollection", "features": features},
+                                    progress=report)
+    counts: dict[str, int] = {}
+    for f in features:
+        counts[f["properties"]["level"]] = counts.get(f["properties"]["level"], 0) + 1
+    console.print(
+        f"演示区已生成：镇街 {counts.get('town', 0)}、村社 {counts.get('village', 0)}、"
+        f"网格 {counts.get('grid', 0)}、微网格 {counts.get('microgrid', 0)} "
+        f"（新建 {result.created}，更新 {result.updated}，用时 {time.perf_counter() - started:.1f} 秒）"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址 address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口 port")] = 8000,
+) -> None:
+    """启动网页与接口服务。Serve the pages and the JSON API."""
+    import uvicorn
+
+    from shanzhi.app import create_app
+
+    _require_schema()
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    console.print(f"善治已启动 shanzhi is running: [bold]http://{shown}:{port}/map[/]  (接口文档 /api/docs，Ctrl+C 退出)")
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+
+
+@regions_app.command("import")
+def regions_import(
+    file: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection 文件（- 表示标准输入）")],
+) -> None:
+    """导入区域（按编码新建或更新，整体校验，全部成功或全部不写）。Import regions from GeoJSON."""
+    from shanzhi.geo.service import import_regions
+
+    _require_schema()
+    with _errors():
+        data = _read_json(file)
+        with _progress() as report, session_scope() as session:
+            result = import_regions(session, data=data, progress=report)
+    console.print(f"导入完成 imported: 新建 created {result.created}，更新 updated {result.updated}")
+
+
+def _read_json(file: Path) -> Any:
+    try:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        return json.loads(text)
+    except FileNotFoundError:
+        raise ShanzhiError(f"File not found: {file}", f"文件不存在：{file}", code="file_not_found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ShanzhiError(f"{file} is not valid JSON: {exc}", f"{file} 不是有效的 JSON：{exc}",
+                           code="invalid_json") from None
+
+
+@regions_app.command("export")
+def regions_export(
+    file: Annotated[Path, typer.Argument(help="输出文件（- 表示标准输出）")] = Path("-"),
+    root: Annotated[str | None, typer.Option(help="只导出此编码的子树 only this subtree")] = None,
+    level: Annotated[str | None, typer.Option(help="导出到此层级为止 down to this level")] = None,
+) -> None:
+    """导出区域为 GeoJSON（可再导入）。Export regions as a GeoJSON FeatureCollection."""
+    from shanzhi.geo.service import export_regions
+
+    _require_schema()
+    with _errors(), session_scope() as session:
+        data = export_regions(session, root=root, level=level)
+    text = json.dumps(data, ensure_ascii=False)
+    if str(file) == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        file.write_text(text, encoding="utf-8")
+        console.print(f"已导出 {len(data['features'])} 个区域到 {file}")
+
+
+@app.command()
+def locate(
+    lon: Annotated[float, typer.Argument(help="经度 longitude")],
+    lat: Annotated[float, typer.Argument(help="纬度 latitude")],
+    crs: Annotated[str, typer.Option(help="坐标系 wgs84 | gcj02（高德/微信） | bd09（百度）")] = "wgs84",
+) -> None:
+    """定位坐标所在的区域链（微网格 … 区）。Locate a point in the region tree."""
+    from shanzhi.geo.service import locate as locate_point
+
+    _require_schema()
+    with _errors(), session_scope() as session:
+        found = locate_point(session, lon=lon, lat=lat, crs=crs)
+    table = Table(title=f"WGS84 {found.lon:.6f}, {found.lat:.6f}")
+    table.add_column("层级 level")
+    table.add_column("编码 code")
+    table.add_column("名称 name")
+    for ref in reversed(found.chain):
+        table.add_row(ref.level, ref.code, ref.name)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

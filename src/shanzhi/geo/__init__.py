@@ -1,0 +1,1 @@
+"""Coordinates, the region tree and the spatial index."""

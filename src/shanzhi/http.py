@@ -1,0 +1,73 @@
+"""What every router shares: the per-request session and the one mapping of errors to HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shanzhi.errors import ShanzhiError
+
+
+def _session(request: Request) -> Iterator[Session]:
+    """One transaction per request, committed before the response is sent."""
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(_session, scope="function")]
+
+
+def error_body(code: str, message: str, message_zh: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message, "message_zh": message_zh}
+    if details is not None:
+        body["details"] = details
+    return {"error": body}
+
+
+_HTTP_ZH = {
+    404: ("not_found", "页面或资源不存在"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ShanzhiError)
+    async def _domain(_: Request, exc: ShanzhiError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "reason": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        fields = ", ".join(p["field"] or "body" for p in problems)
+        return JSONResponse(
+            error_body(
+                "invalid_input",
+                f"Invalid input: {fields}",
+                f"输入有误：{fields}",
+                problems,
+            ),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, zh = _HTTP_ZH.get(exc.status_code, ("http_error", "请求无法处理"))
+        return JSONResponse(
+            error_body(code, str(exc.detail), zh), status_code=exc.status_code, headers=exc.headers
+        )

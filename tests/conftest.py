@@ -1,0 +1,78 @@
+"""Test fixtures: one migrated database per run, each test in a transaction rolled back after.
+
+Set SHANZHI_TEST_DATABASE_URL=postgresql+psycopg://… to run on PostgreSQL; the run then works
+in a throwaway schema of that database and drops it at the end. The default is a SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from shanzhi.app import create_app
+from shanzhi.config import Settings
+from shanzhi.db import make_engine
+from shanzhi.migrate import upgrade
+
+
+def _test_engine(tmp: Path) -> tuple[Engine, str | None]:
+    url = os.environ.get("SHANZHI_TEST_DATABASE_URL")
+    if not url:
+        return make_engine(f"sqlite:///{tmp / 'test.db'}"), None
+    schema = f"shanzhi_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    from sqlalchemy import create_engine
+
+    return create_engine(url, connect_args={"options": f"-csearch_path={schema}"}), schema
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    eng, schema = _test_engine(tmp_path_factory.mktemp("db"))
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+    if schema:
+        admin = make_engine(os.environ["SHANZHI_TEST_DATABASE_URL"])
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator:
+    conn = engine.connect()
+    trans = conn.begin()
+    yield conn
+    trans.rollback()
+    conn.close()
+
+
+def _session_on(conn) -> Session:  # type: ignore[no-untyped-def]
+    # Commits inside services and requests only release a SAVEPOINT; the test's outer
+    # transaction is rolled back at the end, so tests never see each other's data.
+    return Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+@pytest.fixture
+def session(connection) -> Iterator[Session]:  # type: ignore[no-untyped-def]
+    s = _session_on(connection)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(connection, tmp_path: Path) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    app = create_app(Settings(data_dir=tmp_path), sessions=lambda: _session_on(connection))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
