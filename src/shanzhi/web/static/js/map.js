@@ -35,7 +35,7 @@
       if (k === "onclick") node.addEventListener("click", v);
       else node.setAttribute(k, v);
     });
-    children.flat().forEach((c) => node.append(c instanceof Node ? c : document.createTextNode(String(c))));
+    children.flat(Infinity).forEach((c) => node.append(c instanceof Node ? c : document.createTextNode(String(c))));
     return node;
   }
 
@@ -131,7 +131,7 @@
       renderInfo(detail);
       renderChildren(detail, fc.features, showChildren ? null : detail.code);
       const [x0, y0, x1, y1] = (showChildren ? detail : base).bbox;
-      map.fitBounds([[y0, x0], [y1, x1]], { padding: [20, 20] });
+      map.fitBounds([[y0, x0], [y1, x1]], { padding: [20, 20], animate: false });
       if (location.hash !== "#" + code) history.replaceState(null, "", "#" + code);
       document.body.dataset.selected = code;
     } catch (err) {

@@ -1,0 +1,97 @@
+"""The command line: init, regions import/export, locate, and one clear line on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from builders import lattice_tree
+from shanzhi import db
+from shanzhi.cli import app
+from shanzhi.config import get_settings
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SHANZHI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SHANZHI_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(app, list(args), input=input)
+
+    yield invoke
+    get_settings.cache_clear()
+    for engine in db._engines.values():
+        engine.dispose()
+    db._engines.clear()
+
+
+def test_commands_refuse_to_run_before_init(run):
+    result = run("locate", "121.31", "29.81")
+    assert result.exit_code == 1
+    assert "shanzhi init" in result.output
+
+
+def test_init_import_locate_and_export_work_together(run, tmp_path):
+    assert run("init").exit_code == 0
+    assert run("init").exit_code == 0, "init must be safe to repeat"
+    src = tmp_path / "tree.geojson"
+    src.write_text(json.dumps(lattice_tree(), ensure_ascii=False), encoding="utf-8")
+    imported = run("regions", "import", str(src))
+    assert imported.exit_code == 0, imported.output
+    assert "新建 created 31" in imported.output
+
+    located = run("locate", "121.31", "29.81")
+    assert located.exit_code == 0
+    assert "330203101201001001" in located.output and "第1镇" in located.output
+
+    out = tmp_path / "out.geojson"
+    assert run("regions", "export", str(out), "--level", "town").exit_code == 0
+    codes = [f["properties"]["code"] for f in json.loads(out.read_text(encoding="utf-8"))["features"]]
+    assert codes == ["330203", "330203101", "330203102"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("locate", "116.4", "39.9"), "不在本辖区"),
+        (("locate", "121.31", "29.81", "--crs", "mars"), "mars"),
+        (("locate", "200", "29.81"), "经度"),
+        (("regions", "import", "/no/such/file.geojson"), "文件不存在"),
+        (("regions", "export", "-", "--root", "999999"), "区域 999999 不存在"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_a_clear_message(run, args, fragment):
+    run("init")
+    result = run(*args)
+    assert result.exit_code == 1
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_bad_file_is_rejected_whole_with_every_problem_listed(run, tmp_path):
+    run("init")
+    data = lattice_tree()
+    data["features"][3]["properties"]["level"] = "county"
+    data["features"][5]["properties"]["code"] = "12"
+    bad = tmp_path / "bad.geojson"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    result = run("regions", "import", str(bad))
+    assert result.exit_code == 1
+    assert "第 3 个要素" in result.output and "第 5 个要素" in result.output
+    (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
+    assert "不是有效的 JSON" in run("regions", "import", str(tmp_path / "broken.json")).output
+    exported = run("regions", "export", "-")
+    assert json.loads(exported.stdout)["features"] == []
+
+
+def test_every_command_explains_itself(run):
+    for args in ((), ("regions",), ("demo", "--help"), ("locate", "--help"), ("serve", "--help")):
+        result = run(*args, "--help") if args == () else run(*args)
+        assert "Usage" in result.output
+    assert "gcj02" in run("locate", "--help").output
