@@ -64,7 +64,7 @@ def main() -> None:
     print(f"bulk: {args.points:,} points in {dt:.3f} s = {bulk_pps:,.0f} points/s "
           f"({inside:,} inside, in {deepest:,} distinct micro-grids)")
 
-    leaves = [(i, r.geometry) for i, r in enumerate(index.refs) if r.level == "microgrid"]
+    leaves = [(i, index.geometry(i)) for i, r in enumerate(index.refs) if r.level == "microgrid"]
     leaf_geoms = [g for _, g in leaves]
     for g in leaf_geoms:
         shapely.prepare(g)

@@ -6,7 +6,7 @@ so several service calls combine into one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,8 +97,15 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """One transaction on the engine (default: the configured one)."""
+    with transaction(session_factory(engine or get_engine())) as session:
+        yield session
+
+
+@contextmanager
+def transaction(factory: Callable[[], Session]) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
-    session = session_factory(engine or get_engine())()
+    session = factory()
     try:
         yield session
         session.commit()

@@ -11,20 +11,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shanzhi.db import transaction
 from shanzhi.errors import ShanzhiError
 
 
 def _session(request: Request) -> Iterator[Session]:
     """One transaction per request, committed before the response is sent."""
-    session: Session = request.app.state.session_factory()
-    try:
+    with transaction(request.app.state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 DbSession = Annotated[Session, Depends(_session, scope="function")]

@@ -151,6 +151,9 @@ class RegionIndex:
 
     # -- answers ----------------------------------------------------------------------------
 
+    def geometry(self, pos: int) -> BaseGeometry:
+        return self._geoms[pos]
+
     def chain(self, pos: int) -> tuple[RegionRef, ...]:
         """The region and its ancestors, district first."""
         cached = self._chains[pos]

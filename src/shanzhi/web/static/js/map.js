@@ -93,6 +93,7 @@
   function drawFeatures(features, highlight) {
     shapes.clearLayers();
     const labels = features.length <= 40;
+    let chosenLayer = null;
     features.forEach((f, i) => {
       const color = PALETTE[i % PALETTE.length];
       const chosen = f.properties.code === highlight;
@@ -111,7 +112,9 @@
         layer.bindTooltip(f.properties.name + " " + f.properties.code, { sticky: true });
       }
       layer.addTo(shapes);
+      if (chosen) chosenLayer = layer;
     });
+    if (chosenLayer) chosenLayer.bringToFront();  // its red outline must not hide under a neighbour
   }
 
   async function select(code) {
