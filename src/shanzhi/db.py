@@ -104,16 +104,44 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 @contextmanager
 def transaction(factory: Callable[[], Session]) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
+    """One transaction: commit on success, roll back on any error.
+
+    Then, either way, run what `after_transaction` queued, in a transaction of its own.
+    """
     session = factory()
     try:
-        yield session
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            run_after_transaction(session)
+    finally:
+        session.close()
+
+
+def after_transaction(session: Session, effect: Callable[[Session], None]) -> None:
+    """Queue a write that must survive a rollback of the current transaction.
+
+    A denied request or a failed login raises an error, which rolls back the request's work;
+    its audit row and the failure counter must still be written.
+    """
+    session.info.setdefault("after_transaction", []).append(effect)
+
+
+def run_after_transaction(session: Session) -> None:
+    effects = session.info.pop("after_transaction", [])
+    if not effects:
+        return
+    try:
+        for effect in effects:
+            effect(session)
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    finally:
-        session.close()
 
 
 def for_update_skip_locked(stmt, session: Session):  # type: ignore[no-untyped-def]
