@@ -72,3 +72,33 @@ def voronoi_tree(seed: int = 7, towns: int = 6, villages: int = 12) -> dict[str,
         for vi, village in enumerate(cells(town, villages), 1):
             feats.append(feature("village", f"{tcode}{200 + vi:03d}", f"村{ti}-{vi}", village, tcode))
     return {"type": "FeatureCollection", "features": feats}
+
+
+PASSWORD = "correct-horse-9"
+
+
+def make_user(session, *, role: str | None = "admin", scope: str = "330203", username: str | None = None,
+              org: str | None = None, password: str = PASSWORD, phone: str | None = None):
+    """A user with one role at `scope` (created by the system actor, like `shanzhi users add`)."""
+    from shanzhi.accounts import service
+
+    actor = service.system_actor(session)
+    user = service.create_user(session, actor=actor, username=username or f"{role or 'nobody'}-{scope}",
+                               display_name=f"{role or '无角色'}@{scope}", password=password,
+                               home_region=scope, phone=phone)
+    if role:
+        service.assign_role(session, actor=actor, user_id=user.id, role=role, region=scope, org_code=org)
+    return user
+
+
+def actor_of(session, user):
+    from shanzhi.accounts.service import load_actor
+
+    return load_actor(session, user)
+
+
+def bearer(session, user, *, region: str | None = None, days: int | None = None) -> dict[str, str]:
+    from shanzhi.accounts.tokens import create_token
+
+    _, raw = create_token(session, actor=actor_of(session, user), name="test", region=region, days=days)
+    return {"Authorization": f"Bearer {raw}"}

@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 import shanzhi
 from shanzhi.config import Settings, get_settings
 from shanzhi.db import get_engine, session_factory
+from shanzhi.accounts.api import router as accounts_router
 from shanzhi.geo.api import router as geo_router
 from shanzhi.http import install_error_handlers
 from shanzhi.web.pages import router as pages_router
+from shanzhi.web.render import error_page
 
 STATIC = Path(__file__).parent / "web" / "static"
 
@@ -33,8 +35,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.session_factory = sessions or session_factory(get_engine(settings))
-    install_error_handlers(app)
+    install_error_handlers(app, html=error_page)
     app.include_router(geo_router)
+    app.include_router(accounts_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

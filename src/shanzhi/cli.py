@@ -5,19 +5,16 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shanzhi.config import get_settings
 from shanzhi.db import get_engine, session_scope
 from shanzhi.errors import ShanzhiError
+from shanzhi.terminal import console, err_console, errors, progress
 
 app = typer.Typer(
     help="善治 shanzhi — 网格化基层治理平台 grid-based grassroots governance.",
@@ -28,40 +25,13 @@ app = typer.Typer(
 regions_app = typer.Typer(help="区域树：导入、导出 GeoJSON。Region tree import/export.", no_args_is_help=True)
 app.add_typer(regions_app, name="regions")
 
-console = Console()
-err_console = Console(stderr=True)
 
+def _add_subcommands() -> None:
+    from shanzhi.accounts.cli import app as users_app
+    from shanzhi.audit.cli import app as audit_app
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Domain errors become one clear line (plus the list of problems) and exit code 1."""
-    try:
-        yield
-    except ShanzhiError as exc:
-        err_console.print(f"[bold red]错误[/]：{exc.message_zh}\n[dim]{exc.message}[/]", highlight=False)
-        details = exc.details if isinstance(exc.details, list) else []
-        for d in details[1:20]:
-            if isinstance(d, dict) and "reason_zh" in d:
-                err_console.print(f"  · {d['reason_zh']}", highlight=False)
-        raise typer.Exit(1) from None
-
-
-@contextmanager
-def _progress() -> Iterator[Callable[[str, int, int], None]]:
-    bars = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
-    )
-    tasks: dict[str, Any] = {}
-
-    def report(label: str, done: int, total: int) -> None:
-        if label not in tasks:
-            tasks[label] = bars.add_task(label, total=total)
-        bars.update(tasks[label], completed=done, total=total)
-
-    with bars:
-        yield report
-
+    app.add_typer(users_app, name="users")
+    app.add_typer(audit_app, name="audit")
 
 def _require_schema() -> None:
     from shanzhi.migrate import current
@@ -92,15 +62,19 @@ def demo(
 ) -> None:
     """生成演示区（海曙区规模：17 镇街、164 村、572 网格、2229 微网格）。Load the demo district."""
     from shanzhi.demo.district import build_district
+    from shanzhi.demo.people import DEMO_PASSWORD, create_demo_people
     from shanzhi.geo.service import import_regions
 
     _require_schema()
     started = time.perf_counter()
-    with _errors(), _progress() as report:
+    with errors(), progress() as report:
         features = build_district(seed=seed, progress=report)
         with session_scope() as session:
             result = import_regions(session, data={"type": "FeatureCollection", "features": features},
-                                    progress=report)
+                                    progress=report, by="演示数据 demo")
+        with session_scope() as session:
+            people = create_demo_people(session)
+            accounts = [(p.username, p.name, p.role, place.name, created) for p, place, created in people]
     counts: dict[str, int] = {}
     for f in features:
         counts[f["properties"]["level"]] = counts.get(f["properties"]["level"], 0) + 1
@@ -109,6 +83,12 @@ def demo(
         f"网格 {counts.get('grid', 0)}、微网格 {counts.get('microgrid', 0)} "
         f"（新建 {result.created}，更新 {result.updated}，用时 {time.perf_counter() - started:.1f} 秒）"
     )
+    table = Table(title=f"演示账号（仅供演示，密码均为 {DEMO_PASSWORD}）demo-only logins")
+    for col in ("登录名 login", "姓名", "角色 role", "范围 scope", ""):
+        table.add_column(col)
+    for username, name, role, place, created in accounts:
+        table.add_row(username, name, role, place, "新建" if created else "已存在")
+    console.print(table)
 
 
 @app.command()
@@ -135,9 +115,9 @@ def regions_import(
     from shanzhi.geo.service import import_regions
 
     _require_schema()
-    with _errors():
+    with errors():
         data = _read_json(file)
-        with _progress() as report, session_scope() as session:
+        with progress() as report, session_scope() as session:
             result = import_regions(session, data=data, progress=report)
     console.print(f"导入完成 imported: 新建 created {result.created}，更新 updated {result.updated}")
 
@@ -163,7 +143,7 @@ def regions_export(
     from shanzhi.geo.service import export_regions
 
     _require_schema()
-    with _errors(), session_scope() as session:
+    with errors(), session_scope() as session:
         data = export_regions(session, root=root, level=level)
     text = json.dumps(data, ensure_ascii=False)
     if str(file) == "-":
@@ -183,7 +163,7 @@ def locate(
     from shanzhi.geo.service import locate as locate_point
 
     _require_schema()
-    with _errors(), session_scope() as session:
+    with errors(), session_scope() as session:
         found = locate_point(session, lon=lon, lat=lat, crs=crs)
     table = Table(title=f"WGS84 {found.lon:.6f}, {found.lat:.6f}")
     table.add_column("层级 level")
@@ -193,6 +173,8 @@ def locate(
         table.add_row(ref.level, ref.code, ref.name)
     console.print(table)
 
+
+_add_subcommands()
 
 if __name__ == "__main__":
     app()

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
         " without one the map draws polygons on a plain background",
     )
     tile_attribution: str = ""
+    policy_dir: Path | None = Field(
+        default=None, description="a district's own policy files, overriding the shipped defaults"
+    )
 
     @property
     def effective_database_url(self) -> str:

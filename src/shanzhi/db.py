@@ -29,6 +29,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(at: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything is stored in UTC."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -142,6 +147,22 @@ def run_after_transaction(session: Session) -> None:
     except BaseException:
         session.rollback()
         raise
+
+
+def insert_ignoring_conflict(session: Session, table, values: dict, key: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """INSERT … ON CONFLICT DO NOTHING on both dialects (for rows created by the first of racers)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=key))
+
+
+def for_update(stmt, session: Session):  # type: ignore[no-untyped-def]
+    """Row lock on PostgreSQL; SQLite serializes writers, and has no FOR UPDATE."""
+    if session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update()
+    return stmt
 
 
 def for_update_skip_locked(stmt, session: Session):  # type: ignore[no-untyped-def]

@@ -60,3 +60,8 @@ class Unauthorized(ShanzhiError):
 class Conflict(ShanzhiError):
     status_code = 409
     code = "conflict"
+
+
+class TooManyRequests(ShanzhiError):
+    status_code = 429
+    code = "too_many_requests"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -39,9 +39,21 @@ _HTTP_ZH = {
 }
 
 
-def install_error_handlers(app: FastAPI) -> None:
+HtmlErrors = Callable[[Request, ShanzhiError], Response]
+
+
+def wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith(("/api/", "/open311/")) or "application/json" in request.headers.get("accept", "")
+
+
+def install_error_handlers(app: FastAPI, html: HtmlErrors | None = None) -> None:
+    """Domain errors → JSON for the API; pages get `html` (a rendered page or a redirect)."""
+
     @app.exception_handler(ShanzhiError)
-    async def _domain(_: Request, exc: ShanzhiError) -> JSONResponse:
+    async def _domain(request: Request, exc: ShanzhiError) -> Response:
+        if html is not None and not wants_json(request):
+            return html(request, exc)
         return JSONResponse(exc.to_dict(), status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)

@@ -1,4 +1,7 @@
 """Imports every table module so Base.metadata knows the whole schema (Alembic, tests)."""
 
+from shanzhi.accounts.models import ApiToken, LoginThrottle, RoleAssignment, User, WebSession  # noqa: F401
+from shanzhi.audit.models import AuditEntry  # noqa: F401
 from shanzhi.db import AppMeta  # noqa: F401
 from shanzhi.geo.models import Region  # noqa: F401
+from shanzhi.orgs.models import Organization  # noqa: F401

@@ -5,14 +5,23 @@ from __future__ import annotations
 import pytest
 import shapely
 
-from builders import lattice_tree, voronoi_tree
+from builders import bearer, lattice_tree, make_user, voronoi_tree
 from shanzhi.geo import service
 
 
 @pytest.fixture
-def tree(session):
+def tree(session, client):
+    service.import_regions(session, data=lattice_tree())
+    # A grid worker deep in the tree still reads the whole tree: it is reference data.
+    client.headers.update(bearer(session, make_user(session, role="grid_worker", scope="330203102202002002")))
+    session.commit()
+
+
+def test_the_api_answers_401_without_a_sign_in(client, session):
     service.import_regions(session, data=lattice_tree())
     session.commit()
+    assert_error(client.get("/api/v1/regions"), 401, "unauthorized")
+    assert_error(client.get("/api/v1/locate", params={"lon": 121.31, "lat": 29.81}), 401, "unauthorized")
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -49,6 +58,7 @@ def test_region_detail_has_its_chain_and_descendant_counts(client, tree):
 
 def test_geojson_of_children_is_simplified_by_the_tolerance(client, session):
     service.import_regions(session, data=voronoi_tree())
+    client.headers.update(bearer(session, make_user(session, scope="330299")))
     session.commit()
     full = client.get("/api/v1/regions/330299/geojson", params={"children": "true"}).json()
     coarse = client.get("/api/v1/regions/330299/geojson", params={"children": "true", "tolerance": 0.01}).json()

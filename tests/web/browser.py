@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from builders import PASSWORD, make_user
 from shanzhi.app import create_app
 from shanzhi.config import Settings
 from shanzhi.db import make_engine, session_factory, session_scope
@@ -41,12 +42,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def live_server(tmp: Path, regions: dict) -> Iterator[str]:
-    """Serve a fresh SQLite database holding `regions` on a free port; yield the base URL."""
+def live_server(tmp: Path, regions: dict, people: tuple[tuple[str, str, str], ...] = ()) -> Iterator[str]:
+    """Serve a fresh SQLite database holding `regions` and `people` (username, role, scope code)
+    on a free port; yield the base URL. Everyone's password is builders.PASSWORD."""
     engine = make_engine(f"sqlite:///{tmp / 'live.db'}")
     upgrade(engine)
     with session_scope(engine) as session:
         import_regions(session, data=regions)
+        for username, role, scope in people:
+            make_user(session, username=username, role=role, scope=scope)
     app = create_app(Settings(data_dir=tmp), sessions=session_factory(engine))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -76,3 +80,12 @@ def chromium_page(width: int = 1400, height: int = 900) -> Iterator:
             yield page
         finally:
             browser.close()
+
+
+def sign_in(page, base_url: str, username: str, password: str = PASSWORD, then: str = "/map") -> None:  # type: ignore[no-untyped-def]
+    """Sign in through the login form, as a person would."""
+    page.goto(f"{base_url}/login?next={then}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}{then}*")

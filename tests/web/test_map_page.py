@@ -6,14 +6,14 @@ from urllib.parse import urlparse
 
 import pytest
 
-from browser import ARTIFACTS, chromium_page, live_server, require_browser
+from browser import ARTIFACTS, chromium_page, live_server, require_browser, sign_in
 from builders import voronoi_tree
 
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory):
     require_browser()
-    with live_server(tmp_path_factory.mktemp("live"), voronoi_tree()) as url:
+    with live_server(tmp_path_factory.mktemp("live"), voronoi_tree(), (("mapper", "dispatcher", "330299"),)) as url:
         yield url
 
 
@@ -32,7 +32,7 @@ def test_the_map_shows_the_district_and_drills_down_to_villages(base_url):
     ARTIFACTS.mkdir(exist_ok=True)
     with chromium_page() as page:
         seen = watch(page, base_url)
-        page.goto(base_url + "/map")
+        sign_in(page, base_url, "mapper")
         page.wait_for_function("document.body.dataset.selected === '330299'")
         assert page.inner_text("#region-name") == "多边形区"
         assert page.locator(".leaflet-overlay-pane path").count() >= 6  # towns + outline
@@ -55,7 +55,7 @@ def test_the_map_shows_the_district_and_drills_down_to_villages(base_url):
         page.wait_for_function("document.body.dataset.selected.length === 12")
         page.screenshot(path=str(ARTIFACTS / "map-town.png"))
 
-        page.click(f"#crumbs a[data-code='330299']")
+        page.click("#crumbs a[data-code='330299']")
         page.wait_for_function("document.body.dataset.selected === '330299'")
         assert village.startswith("330299101")
         assert seen == {"foreign": [], "errors": [], "failed": []}
@@ -63,6 +63,7 @@ def test_the_map_shows_the_district_and_drills_down_to_villages(base_url):
 
 def test_a_leaf_region_is_shown_among_its_siblings(base_url):
     with chromium_page() as page:
+        sign_in(page, base_url, "mapper")
         page.goto(base_url + "/map#330299106")  # the town without villages
         page.wait_for_function("document.body.dataset.selected === '330299106'")
         assert page.locator("#children li.current").inner_text().startswith("镇6")
@@ -71,7 +72,7 @@ def test_a_leaf_region_is_shown_among_its_siblings(base_url):
 
 def test_the_map_page_fits_a_phone_screen(base_url):
     with chromium_page(width=360, height=740) as page:
-        page.goto(base_url + "/map")
+        sign_in(page, base_url, "mapper")
         page.wait_for_function("document.body.dataset.selected === '330299'")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 360

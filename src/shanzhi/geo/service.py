@@ -16,6 +16,7 @@ import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shanzhi.audit import service as audit
 from shanzhi.db import get_meta, set_meta
 from shanzhi.errors import InvalidInput, NotFound
 from shanzhi.geo import coords
@@ -200,7 +201,7 @@ def export_regions(session: Session, *, root: str | None = None, level: str | No
 
 
 def import_regions(
-    session: Session, *, data: Any, progress: Progress | None = None
+    session: Session, *, data: Any, progress: Progress | None = None, by: str = "命令行 CLI"
 ) -> ImportResult:
     """Validate a FeatureCollection against the stored tree, then create or update by code.
 
@@ -232,7 +233,12 @@ def import_regions(
             session.flush()
         if progress and (depth_done % 200 == 0 or nxt is None):
             progress("写入区域", depth_done, len(incoming))
-    set_meta(session, REVISION_KEY, uuid.uuid4().hex)
+    revision = uuid.uuid4().hex
+    set_meta(session, REVISION_KEY, revision)
+    # Imports come from the server's shell (the operator), never from the web.
+    audit.record(session, action="region.import", actor_name=by, target_type="region_tree",
+                 region_code=min((n.code for n in incoming), key=len),
+                 after={"created": created, "updated": updated, "revision": revision})
     return ImportResult(created, updated)
 
 

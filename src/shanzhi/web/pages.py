@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from shanzhi.accounts import signin
+from shanzhi.accounts.deps import (
+    SESSION_COOKIE, PageUser, check_csrf, cookie_session, remember_csrf, set_cookie,
+)
+from shanzhi.accounts.crypto import sign
+from shanzhi.errors import ShanzhiError
 from shanzhi.geo.levels import LEVELS, VILLAGE_TYPES
+from shanzhi.http import DbSession
+from shanzhi.policy.loader import permissions
+from shanzhi.web.render import render, safe_next
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 
 
@@ -20,8 +27,50 @@ def home() -> RedirectResponse:
     return RedirectResponse("/map", status_code=302)
 
 
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "login.html", {"title": "登录", "next": safe_next(next)})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: DbSession,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=128)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/map",
+) -> Response:
+    check_csrf(request, session, csrf_token)
+    ip = request.client.host if request.client else None
+    try:
+        user = signin.authenticate(session, username=username, password=password, ip=ip)
+    except ShanzhiError as exc:
+        # The form again, with the reason; the failure is counted and audited after the request.
+        return render(request, "login.html", {"title": "登录", "next": safe_next(next), "error": exc,
+                                             "username": username}, status_code=exc.status_code)
+    token = signin.start_session(session, user=user, ip=ip)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_cookie(response, request, SESSION_COOKIE, sign(token, "session"), permissions().sessions.hours * 3600)
+    remember_csrf(request, response, rotate=True)  # a new CSRF value for the new session
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, session: DbSession, csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    check_csrf(request, session, csrf_token)
+    token = cookie_session(request)
+    if token:
+        signin.end_session(session, token=token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
 @router.get("/map", response_class=HTMLResponse)
-def live_map(request: Request) -> HTMLResponse:
+def live_map(request: Request, user: PageUser) -> HTMLResponse:
     settings = request.app.state.settings
     config = {
         "tileUrl": settings.tile_url,
@@ -29,7 +78,7 @@ def live_map(request: Request) -> HTMLResponse:
         "levels": {lv.name: lv.label_zh for lv in LEVELS},
         "villageTypes": VILLAGE_TYPES,
     }
-    return templates.TemplateResponse(request, "map.html", {"title": "活地图", "config": config})
+    return render(request, "map.html", {"title": "活地图", "config": config}, user=user)
 
 
 @router.get("/api/docs", response_class=HTMLResponse)

@@ -172,5 +172,10 @@
       $("info").replaceChildren(el("p", { class: "error" }, "加载失败：" + err.message));
     }
   }
+  // Links to "#<code>" (and the back button) select that region without reloading.
+  window.addEventListener("hashchange", () => {
+    const code = location.hash.slice(1);
+    if (/^\d{6,18}$/.test(code) && (!current || current.code !== code)) select(code);
+  });
   start();
 })();

@@ -1,0 +1,1 @@
+"""Users, roles, region scopes, sign-in and API tokens."""

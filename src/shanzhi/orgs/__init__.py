@@ -1,0 +1,1 @@
+"""Organizations of every kind: handling units and alliance members alike."""

@@ -1,0 +1,46 @@
+"""Rendering pages: the template, the signed-in user, the CSRF value, errors as pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from shanzhi.accounts.deps import LoginRequired, csrf_token, remember_csrf
+from shanzhi.accounts.models import User
+from shanzhi.errors import ShanzhiError
+from shanzhi.policy.loader import permissions
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], *, user: User | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    response = templates.TemplateResponse(
+        request, template,
+        {"user": user, "csrf": csrf_token(request), "role_labels": {k: r.label for k, r in permissions().roles.items()},
+         **context},
+        status_code=status_code,
+    )
+    remember_csrf(request, response)
+    return response
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect to another host after sign-in."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/map"
+    return target
+
+
+def error_page(request: Request, exc: ShanzhiError) -> Response:
+    if isinstance(exc, LoginRequired):
+        nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(nxt)}", status_code=303)
+    return render(request, "error.html", {"title": "出错了", "error": exc}, status_code=exc.status_code)
