@@ -18,6 +18,7 @@ from shanzhi.config import get_settings
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("SHANZHI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("SHANZHI_DATABASE_URL", raising=False)
+    monkeypatch.setenv("COLUMNS", "160")  # a wide terminal, so tables are not folded mid-word
     get_settings.cache_clear()
     runner = CliRunner()
 
@@ -95,3 +96,38 @@ def test_every_command_explains_itself(run):
         result = run(*args, "--help") if args == () else run(*args)
         assert "Usage" in result.output
     assert "gcj02" in run("locate", "--help").output
+
+
+def test_users_commands_create_assign_list_disable_and_audit(run, tmp_path):
+    run("init")
+    src = tmp_path / "tree.geojson"
+    src.write_text(json.dumps(lattice_tree(), ensure_ascii=False), encoding="utf-8")
+    run("regions", "import", str(src))
+    added = run("users", "add", "chen", "--name", "陈网格员", "--region", "330203101201", "--role", "grid_worker",
+                "--phone", "13812345678", "--password", "first-pass-1")
+    assert added.exit_code == 0, added.output
+    assert run("users", "assign", "chen", "liaison", "330203101201").exit_code == 0
+    listed = run("users", "list")
+    assert "chen" in listed.output and "138****5678" in listed.output and "13812345678" not in listed.output
+    assert "网格员" in listed.output and "民情联络员" in listed.output
+    assert run("users", "disable", "chen").exit_code == 0
+    assert "停用" in run("users", "list", "--q", "chen").output
+    assert run("users", "reset-password", "chen", "--password", "second-pass-2").exit_code == 0
+    bad = run("users", "add", "x", "--name", "短", "--region", "330203", "--password", "first-pass-1")
+    assert bad.exit_code == 1 and "用户名" in bad.output
+    weak = run("users", "assign", "chen", "emperor", "330203")
+    assert weak.exit_code == 1 and "未知角色" in weak.output
+    verified = run("audit", "verify")
+    assert verified.exit_code == 0, verified.output
+    tail = run("audit", "tail", "--limit", "5")
+    assert "user.reset_password" in tail.output and "first-pass-1" not in tail.output
+
+
+def test_the_password_is_prompted_for_when_not_given(run, tmp_path):
+    run("init")
+    src = tmp_path / "tree.geojson"
+    src.write_text(json.dumps(lattice_tree(), ensure_ascii=False), encoding="utf-8")
+    run("regions", "import", str(src))
+    result = run("users", "add", "zhao", "--name", "赵", "--region", "330203", input="typed-pass-1\ntyped-pass-1\n")
+    assert result.exit_code == 0, result.output
+    assert "typed-pass-1" not in result.output

@@ -111,6 +111,19 @@ def authorize(session: Session, actor: Actor, action: str, target: Target) -> No
     raise NotFound(f"{target.kind} not found", f"{what}不存在或不在您的管辖范围内", code="not_found")
 
 
+def require_somewhere(session: Session, actor: Actor, action: str) -> None:
+    """For list pages: 403 when no role of the actor grants the action anywhere."""
+    if any(permissions().grants(g.role, action) for g in actor.grants):
+        return
+    audit.record_durably(session, action=action, actor_id=actor.user_id, actor_name=actor.name,
+                         outcome="denied", detail={"reason": "forbidden"})
+    raise Forbidden(
+        f"You may not {action}",
+        f"您无权执行“{permissions().actions.get(action, action)}”操作",
+        code="forbidden",
+    )
+
+
 def scope_prefixes(actor: Actor, action: str) -> list[str]:
     """Region prefixes where the actor may do `action` to region-placed things (for list queries).
 

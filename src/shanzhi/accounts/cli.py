@@ -96,12 +96,12 @@ def list_users(
     """列出用户（电话已脱敏）。List users (phones masked)."""
     table = Table()
     for col in ("ID", "登录名", "姓名", "电话", "所属区域", "角色", "状态"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     with errors(), session_scope() as session:
         users, total = service.list_users(session, actor=service.system_actor(session), q=q, role=role, size=500)
         for u in users:
             d = service.view(session, u).as_dict()
-            roles = "、".join(f"{a['role_label']}@{a['region']['name']}" for a in d["assignments"]) or "—"
+            roles = "\n".join(f"{a['role_label']}@{a['region']['name']}" for a in d["assignments"]) or "—"
             table.add_row(str(d["id"]), d["username"], d["display_name"], d["phone"] or "—",
                           d["home_region"]["name"], roles, "启用" if d["is_active"] else "停用")
     console.print(table)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from shanzhi.accounts.authz import Actor, Grant, Target, authorize, scope_prefixes
+from shanzhi.accounts.authz import Actor, Grant, Target, authorize, require_somewhere, scope_prefixes
 from shanzhi.accounts.crypto import decrypt_text, encrypt_text, hash_password, mask_phone, verify_password
 from shanzhi.accounts.models import RoleAssignment, User
 from shanzhi.accounts.signin import end_all_sessions
@@ -340,6 +340,7 @@ def list_users(
     size: int = 50,
 ) -> tuple[list[User], int]:
     """Accounts whose home lies inside the actor's scope for user.read."""
+    require_somewhere(session, actor, "user.read")
     prefixes = scope_prefixes(actor, "user.read")
     if not prefixes:
         return [], 0
