@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shanzhi.db import Base
@@ -12,6 +12,11 @@ from shanzhi.db import Base
 
 class AuditEntry(Base):
     __tablename__ = "audit_entries"
+    # Scoped reads are prefix matches on region_code; PostgreSQL needs pattern ops for LIKE 'x%'.
+    __table_args__ = (
+        Index("ix_audit_entries_region_code", "region_code",
+              postgresql_ops={"region_code": "varchar_pattern_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Gapless 1, 2, 3… assigned under the chain lock, so a deleted row shows as a gap.
@@ -28,7 +33,7 @@ class AuditEntry(Base):
     # Canonical JSON of {"after", "before", "detail"}: exactly the text the hash covers.
     summary: Mapped[str] = mapped_column(Text)
     # The region the target lies in, so audit reads can be scoped like everything else.
-    region_code: Mapped[str | None] = mapped_column(String(18), index=True)
+    region_code: Mapped[str | None] = mapped_column(String(18))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shanzhi.db import Base, utcnow
@@ -12,6 +12,10 @@ from shanzhi.db import Base, utcnow
 
 class Region(Base):
     __tablename__ = "regions"
+    # Subtree queries are prefix matches on the code; PostgreSQL needs pattern ops for LIKE 'x%'.
+    __table_args__ = (
+        Index("ix_regions_code_prefix", "code", postgresql_ops={"code": "varchar_pattern_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(18), unique=True)

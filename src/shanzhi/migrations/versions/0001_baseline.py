@@ -51,11 +51,14 @@ def upgrade() -> None:
     with op.batch_alter_table('regions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_regions_level'), ['level'], unique=False)
         batch_op.create_index(batch_op.f('ix_regions_parent_id'), ['parent_id'], unique=False)
+        batch_op.create_index('ix_regions_code_prefix', ['code'], unique=False,
+                              postgresql_ops={'code': 'varchar_pattern_ops'})
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('regions', schema=None) as batch_op:
+        batch_op.drop_index('ix_regions_code_prefix')
         batch_op.drop_index(batch_op.f('ix_regions_parent_id'))
         batch_op.drop_index(batch_op.f('ix_regions_level'))
 

@@ -38,7 +38,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_entries_action'), ['action'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_entries_region_code'), ['region_code'], unique=False)
+        batch_op.create_index('ix_audit_entries_region_code', ['region_code'], unique=False,
+                              postgresql_ops={'region_code': 'varchar_pattern_ops'})
 
     op.create_table('login_throttle',
     sa.Column('key', sa.String(length=140), nullable=False),
