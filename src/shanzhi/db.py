@@ -30,8 +30,10 @@ def utcnow() -> datetime:
 
 
 def as_utc(at: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything is stored in UTC."""
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+    """An aware UTC datetime. SQLite hands back naive datetimes; everything is stored in UTC."""
+    if at is None:
+        return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

@@ -14,8 +14,8 @@ from rich.table import Table
 from sqlalchemy import inspect
 
 from shanzhi.audit.models import AuditEntry
-from shanzhi.audit.service import tail, to_utc, verify
-from shanzhi.db import get_engine, session_scope
+from shanzhi.audit.service import tail, verify
+from shanzhi.db import as_utc, get_engine, session_scope
 
 app = typer.Typer(help="审计日志：校验与查看。Audit trail: verify and view.", no_args_is_help=True)
 
@@ -65,7 +65,7 @@ def tail_command(
         actor = e.actor_name or (f"#{e.actor_id}" if e.actor_id is not None else "—")
         target = f"{e.target_type or ''}:{e.target_id}" if e.target_id else (e.target_type or "—")
         table.add_row(
-            str(e.seq), to_utc(e.at).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"), actor,
+            str(e.seq), as_utc(e.at).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"), actor,
             e.ip or "—", e.action, target, e.outcome,
         )
     console.print(table)

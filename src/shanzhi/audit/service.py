@@ -11,16 +11,22 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import false, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shanzhi.audit.models import AuditEntry
-from shanzhi.db import AppMeta, after_transaction, get_meta, set_meta, utcnow
+from shanzhi.db import (
+    AppMeta,
+    after_transaction,
+    as_utc,
+    get_meta,
+    insert_ignoring_conflict,
+    set_meta,
+    utcnow,
+)
 from shanzhi.errors import InvalidInput, ShanzhiError
 
 HEAD_KEY = "audit_head"
@@ -56,13 +62,8 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def to_utc(at: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def _iso(at: datetime) -> str:
-    return to_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return as_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def entry_hash(row: Any) -> str:
@@ -106,12 +107,8 @@ def _lock_head(session: Session) -> tuple[int, str]:
     if value is None:
         # Two first appends may race here: the loser's insert waits for the winner's row and
         # does nothing, then both lock that row in turn.
-        insert = pg_insert if postgres else sqlite_insert
-        session.execute(
-            insert(AppMeta)
-            .values(key=HEAD_KEY, value=f"0:{GENESIS}", updated_at=utcnow())
-            .on_conflict_do_nothing()
-        )
+        insert_ignoring_conflict(session, AppMeta.__table__,
+                                 {"key": HEAD_KEY, "value": f"0:{GENESIS}", "updated_at": utcnow()}, ["key"])
         value = session.scalar(head)
         assert value is not None
     seq, _, digest = value.partition(":")
@@ -319,7 +316,7 @@ def entry_dict(entry: AuditEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
         "seq": entry.seq,
-        "at": to_utc(entry.at).isoformat(),
+        "at": as_utc(entry.at).isoformat(),
         "actor_id": entry.actor_id,
         "actor_name": entry.actor_name,
         "ip": entry.ip,
