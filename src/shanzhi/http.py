@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shanzhi.db import transaction
-from shanzhi.errors import ShanzhiError
+from shanzhi.errors import InvalidInput, ShanzhiError
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -57,21 +57,16 @@ def install_error_handlers(app: FastAPI, html: HtmlErrors | None = None) -> None
         return JSONResponse(exc.to_dict(), status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             {"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "reason": e.get("msg", "")}
             for e in exc.errors()
         ]
         fields = ", ".join(p["field"] or "body" for p in problems)
-        return JSONResponse(
-            error_body(
-                "invalid_input",
-                f"Invalid input: {fields}",
-                f"输入有误：{fields}",
-                problems,
-            ),
-            status_code=422,
-        )
+        error = InvalidInput(f"Invalid input: {fields}", f"输入有误：{fields}", details=problems)
+        if html is not None and not wants_json(request):
+            return html(request, error)
+        return JSONResponse(error.to_dict(), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

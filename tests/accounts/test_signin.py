@@ -185,3 +185,9 @@ def test_changing_the_password_ends_other_sessions_and_never_logs_the_password(c
     assert login(client, "wang", "brand-new-pass-2").status_code == 303
     everything = " ".join(r.summary for r in session.scalars(select(AuditEntry)))
     assert PASSWORD not in everything and "brand-new-pass-2" not in everything
+
+
+def test_an_over_long_field_on_the_login_form_gets_a_chinese_error_page(client, session, people):
+    data = {"username": "w" * 65, "password": "x", "csrf_token": csrf_of(client), "next": "/map"}
+    r = client.post("/login", data=data, follow_redirects=False)
+    assert r.status_code == 422 and "输入有误" in r.text and "<html" in r.text
