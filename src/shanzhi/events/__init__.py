@@ -1,0 +1,1 @@
+"""Events: intake, workflow, routing, deadlines, escalation, Open311."""
