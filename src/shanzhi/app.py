@@ -15,6 +15,7 @@ from shanzhi.db import get_engine, session_factory
 from shanzhi.accounts.api import router as accounts_router
 from shanzhi.geo.api import router as geo_router
 from shanzhi.http import install_error_handlers
+from shanzhi.web.account_pages import router as account_router
 from shanzhi.web.pages import router as pages_router
 from shanzhi.web.render import error_page
 
@@ -39,5 +40,6 @@ def create_app(
     app.include_router(geo_router)
     app.include_router(accounts_router)
     app.include_router(pages_router)
+    app.include_router(account_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

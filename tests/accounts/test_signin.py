@@ -191,3 +191,11 @@ def test_an_over_long_field_on_the_login_form_gets_a_chinese_error_page(client, 
     data = {"username": "w" * 65, "password": "x", "csrf_token": csrf_of(client), "next": "/map"}
     r = client.post("/login", data=data, follow_redirects=False)
     assert r.status_code == 422 and "输入有误" in r.text and "<html" in r.text
+
+
+def test_signing_out_says_so_and_unknown_notices_are_not_echoed(client, session, people):
+    login(client, "wang", PASSWORD)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/map").text).group(1)
+    page = client.post("/logout", data={"csrf_token": csrf})
+    assert "您已安全退出" in page.text
+    assert "<script>" not in client.get("/login", params={"notice": "<script>alert(1)</script>"}).text

@@ -111,9 +111,14 @@ def authorize(session: Session, actor: Actor, action: str, target: Target) -> No
     raise NotFound(f"{target.kind} not found", f"{what}不存在或不在您的管辖范围内", code="not_found")
 
 
+def holds(actor: Actor, action: str) -> bool:
+    """Whether any of the actor's roles grants the action somewhere (menus, list pages)."""
+    return any(permissions().grants(g.role, action) for g in actor.grants)
+
+
 def require_somewhere(session: Session, actor: Actor, action: str) -> None:
     """For list pages: 403 when no role of the actor grants the action anywhere."""
-    if any(permissions().grants(g.role, action) for g in actor.grants):
+    if holds(actor, action):
         return
     audit.record_durably(session, action=action, actor_id=actor.user_id, actor_name=actor.name,
                          outcome="denied", detail={"reason": "forbidden"})

@@ -132,6 +132,8 @@ def page_user(request: Request, session: DbSession) -> User:
     user = cookie_user(request, session)
     if user is None:
         raise LoginRequired("Sign in first", "请先登录")
+    # Pages show only the menus the user may use.
+    request.state.actor = service.load_actor(session, user)
     return user
 
 

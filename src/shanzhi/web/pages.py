@@ -27,9 +27,17 @@ def home() -> RedirectResponse:
     return RedirectResponse("/map", status_code=302)
 
 
+# Notices after a redirect are chosen by key, so nothing typed in a URL is echoed.
+LOGIN_NOTICES = {
+    "password_changed": "密码已修改，请用新密码重新登录。",
+    "signed_out": "您已安全退出。",
+}
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "login.html", {"title": "登录", "next": safe_next(next)})
+def login_form(request: Request, next: str | None = None, notice: str | None = None) -> HTMLResponse:
+    return render(request, "login.html", {"title": "登录", "next": safe_next(next),
+                                          "notice": LOGIN_NOTICES.get(notice or "")})
 
 
 @router.post("/login")
@@ -64,7 +72,7 @@ def logout(
     token = cookie_session(request)
     if token:
         signin.end_session(session, token=token)
-    response = RedirectResponse("/login", status_code=303)
+    response = RedirectResponse("/login?notice=signed_out", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

@@ -10,6 +10,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from shanzhi.accounts.authz import holds
 from shanzhi.accounts.deps import LoginRequired, csrf_token, remember_csrf
 from shanzhi.accounts.models import User
 from shanzhi.errors import ShanzhiError
@@ -22,10 +23,12 @@ def render(
     request: Request, template: str, context: dict[str, Any], *, user: User | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    actor = getattr(request.state, "actor", None)
+    menu = {"users": actor is not None and holds(actor, "user.read")}
     response = templates.TemplateResponse(
         request, template,
-        {"user": user, "csrf": csrf_token(request), "role_labels": {k: r.label for k, r in permissions().roles.items()},
-         **context},
+        {"user": user, "csrf": csrf_token(request), "menu": menu,
+         "role_labels": {k: r.label for k, r in permissions().roles.items()}, **context},
         status_code=status_code,
     )
     remember_csrf(request, response)
