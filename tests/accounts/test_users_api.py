@@ -163,3 +163,21 @@ def test_the_audit_trail_is_scoped_and_stays_verifiable(client, session, town):
     assert seen and all((e["region_code"] or "").startswith(TOWN1) for e in seen)
     assert client.get("/api/v1/audit", headers=town["hw"]).status_code == 403
     assert verify(session).ok
+
+
+def test_listing_users_takes_a_fixed_number_of_queries_however_many_there_are(client, session, town):
+    from sqlalchemy import event
+
+    for i in range(12):
+        make_user(session, username=f"extra{i}", role="liaison", scope=VILLAGE1)
+    session.commit()
+    statements: list[str] = []
+    bind = session.get_bind()
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(bind, "before_cursor_execute", listener)
+    try:
+        listed = client.get("/api/v1/users", params={"size": 100}, headers=town["h1"]).json()
+    finally:
+        event.remove(bind, "before_cursor_execute", listener)
+    assert listed["total"] == 14
+    assert len(statements) < 15, "one query per listed user would be an N+1"

@@ -78,7 +78,7 @@ def list_users(
     page: Page = 1, size: Size = 50,
 ) -> dict[str, Any]:
     rows, total = service.list_users(session, actor=actor, q=q, role=role, page=page, size=size)
-    return {"items": [_user(session, u) for u in rows], "total": total, "page": page, "size": size}
+    return {"items": [v.as_dict() for v in service.views(session, rows)], "total": total, "page": page, "size": size}
 
 
 @router.post("/users", status_code=201, summary="新建用户 Create a user")

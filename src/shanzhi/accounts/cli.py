@@ -99,8 +99,8 @@ def list_users(
         table.add_column(col, overflow="fold")
     with errors(), session_scope() as session:
         users, total = service.list_users(session, actor=service.system_actor(session), q=q, role=role, size=500)
-        for u in users:
-            d = service.view(session, u).as_dict()
+        for v in service.views(session, users):
+            d = v.as_dict()
             roles = "\n".join(f"{a['role_label']}@{a['region']['name']}" for a in d["assignments"]) or "—"
             table.add_row(str(d["id"]), d["username"], d["display_name"], d["phone"] or "—",
                           d["home_region"]["name"], roles, "启用" if d["is_active"] else "停用")

@@ -144,15 +144,23 @@ def get_user(session: Session, *, actor: Actor, user_id: int, action: str = "use
 
 
 def view(session: Session, user: User) -> UserView:
-    home = session.get(Region, user.home_region_id)
+    return views(session, [user])[0]
+
+
+def views(session: Session, users: list[User]) -> list[UserView]:
+    """Users as shown, with their regions and assignments: two queries for any number of users."""
+    ids = [u.id for u in users]
     rows = session.execute(
         select(RoleAssignment, Region)
         .join(Region, Region.id == RoleAssignment.region_id)
-        .where(RoleAssignment.user_id == user.id)
+        .where(RoleAssignment.user_id.in_(ids))
         .order_by(RoleAssignment.id)
-    ).all()
-    assert home is not None
-    return UserView(user, home, [(a, r) for a, r in rows])
+    ).all() if ids else []
+    homes = {r.id: r for r in session.scalars(select(Region).where(Region.id.in_(sorted({u.home_region_id for u in users}))))}
+    by_user: dict[int, list[tuple[RoleAssignment, Region]]] = {i: [] for i in ids}
+    for a, r in rows:
+        by_user[a.user_id].append((a, r))
+    return [UserView(u, homes[u.home_region_id], by_user[u.id]) for u in users]
 
 
 def _bump(user: User, expected_version: int | None) -> None:

@@ -229,8 +229,8 @@ def _users_page(
     # The service answers 403 to anyone who may not read users anywhere.
     users, total = service.list_users(session, actor=actor, q=q or None, role=role or None, page=page, size=PAGE_SIZE)
     rows = []
-    for u in users:
-        info = service.view(session, u).as_dict()
+    for v in service.views(session, users):
+        info = v.as_dict()
         rows.append({**info, "roles": _assignments(info), "status_label": "正常" if info["is_active"] else "已停用"})
     pages = max(1, ceil(total / PAGE_SIZE))
 
