@@ -85,7 +85,7 @@ def demo(
     )
     table = Table(title=f"演示账号（仅供演示，密码均为 {DEMO_PASSWORD}）demo-only logins")
     for col in ("登录名 login", "姓名", "角色 role", "范围 scope", ""):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for username, name, role, place, created in accounts:
         table.add_row(username, name, role, place, "新建" if created else "已存在")
     console.print(table)

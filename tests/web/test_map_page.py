@@ -77,3 +77,12 @@ def test_the_map_page_fits_a_phone_screen(base_url):
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 360
         page.screenshot(path=str(ARTIFACTS / "map-phone.png"))
+
+
+def test_the_map_opens_on_the_users_own_scope(tmp_path):
+    require_browser()
+    people = (("towner", "dispatcher", "330299102"),)
+    with live_server(tmp_path, voronoi_tree(), people) as url, chromium_page() as page:
+        sign_in(page, url, "towner")
+        page.wait_for_function("document.body.dataset.selected === '330299102'")
+        assert page.inner_text("#crumbs").replace("\n", "") == "多边形区›镇2"

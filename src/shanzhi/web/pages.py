@@ -9,6 +9,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shanzhi.accounts import signin
+from shanzhi.accounts.authz import widest_scope
 from shanzhi.accounts.deps import (
     SESSION_COOKIE, PageUser, check_csrf, cookie_session, remember_csrf, set_cookie,
 )
@@ -85,6 +86,8 @@ def live_map(request: Request, user: PageUser) -> HTMLResponse:
         "tileAttribution": settings.tile_attribution,
         "levels": {lv.name: lv.label_zh for lv in LEVELS},
         "villageTypes": VILLAGE_TYPES,
+        # The map opens on the user's own patch: a town dispatcher on the town.
+        "start": widest_scope(request.state.actor),
     }
     return render(request, "map.html", {"title": "活地图", "config": config}, user=user)
 

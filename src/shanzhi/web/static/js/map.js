@@ -167,7 +167,7 @@
         return;
       }
       const wanted = location.hash.slice(1);
-      await select(/^\d{6,18}$/.test(wanted) ? wanted : roots.items[0].code);
+      await select(/^\d{6,18}$/.test(wanted) ? wanted : config.start || roots.items[0].code);
     } catch (err) {
       $("info").replaceChildren(el("p", { class: "error" }, "加载失败：" + err.message));
     }
