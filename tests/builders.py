@@ -102,3 +102,43 @@ def bearer(session, user, *, region: str | None = None, days: int | None = None)
 
     _, raw = create_token(session, actor=actor_of(session, user), name="test", region=region, days=days)
     return {"Authorization": f"Bearer {raw}"}
+
+
+# Handling units for the lattice tree: (code, name, kind, region code).
+VILLAGE_KINDS = ("village_committee", "grid_team", "village_mediation")
+TOWN_KINDS = ("town_office", "enforcement_team", "town_mediation", "police_station", "market_station")
+DISTRICT_KINDS = ("district_department", "district_housing", "district_ecology", "district_emergency",
+                  "district_market", "district_civil", "district_agriculture", "utility", "district_hrss")
+
+
+def make_units(session, tree: dict | None = None) -> dict[tuple[str, str], int]:
+    """One unit of every handler kind at every village, town and the district of a tree
+    (default: the lattice tree, which must be imported already). Returns {(kind, region): id}."""
+    from sqlalchemy import select
+
+    from shanzhi.geo.models import Region
+    from shanzhi.orgs.models import Organization
+
+    tree = tree or lattice_tree()
+    ids = {r.code: r.id for r in session.scalars(select(Region))}
+    out: dict[tuple[str, str], int] = {}
+    for f in tree["features"]:
+        p = f["properties"]
+        kinds = {"village": VILLAGE_KINDS, "town": TOWN_KINDS, "district": DISTRICT_KINDS}.get(p["level"], ())
+        for kind in kinds:
+            org = Organization(code=f"{kind}-{p['code']}", name=f"{p['name']}{kind}", kind=kind,
+                               region_id=ids[p["code"]])
+            session.add(org)
+            session.flush()
+            out[(kind, p["code"])] = org.id
+    return out
+
+
+def make_event(session, *, actor=None, text: str = "路边有一堆暴露垃圾，气味很大", category: str | None = "0101",
+               region: str | None = None, lon: float | None = 121.31, lat: float | None = 29.81, **over):
+    """Report an event through intake (as `actor`, or an anonymous resident)."""
+    from shanzhi.events.intake import Report, submit
+
+    fields = {"text": text, "channel": "resident" if actor is None else "grid_worker", "category": category,
+              "lon": None if region else lon, "lat": None if region else lat, "region": region, **over}
+    return submit(session, actor=actor, report=Report(**fields))

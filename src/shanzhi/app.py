@@ -13,6 +13,7 @@ import shanzhi
 from shanzhi.config import Settings, get_settings
 from shanzhi.db import get_engine, session_factory
 from shanzhi.accounts.api import router as accounts_router
+from shanzhi.events.api import router as events_router
 from shanzhi.geo.api import router as geo_router
 from shanzhi.http import install_error_handlers
 from shanzhi.web.account_pages import router as account_router
@@ -39,6 +40,7 @@ def create_app(
     install_error_handlers(app, html=error_page)
     app.include_router(geo_router)
     app.include_router(accounts_router)
+    app.include_router(events_router)
     app.include_router(pages_router)
     app.include_router(account_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -76,9 +76,14 @@ def _reaches(actor: Actor, grant: Grant, target: Target) -> bool:
     )
 
 
-def can(actor: Actor, action: str, target: Target) -> bool:
+def grants_for(actor: Actor, action: str, target: Target) -> list[Grant]:
+    """The assignments through which the actor may do `action` to `target`."""
     policy = permissions()
-    return any(policy.grants(g.role, action) and _reaches(actor, g, target) for g in actor.grants)
+    return [g for g in actor.grants if policy.grants(g.role, action) and _reaches(actor, g, target)]
+
+
+def can(actor: Actor, action: str, target: Target) -> bool:
+    return bool(grants_for(actor, action, target))
 
 
 def sees(actor: Actor, target: Target) -> bool:

@@ -122,10 +122,15 @@ def get_region(session: Session, *, code: str) -> Region:
     return region
 
 
+def region_chain(session: Session, *, code: str) -> list[Region]:
+    """The region and its ancestors, district first."""
+    prefixes = [code[: lv.code_length] for lv in BY_NAME.values() if lv.code_length <= len(code)]
+    return list(session.scalars(select(Region).where(Region.code.in_(prefixes)).order_by(Region.code)).all())
+
+
 def region_detail(session: Session, *, code: str) -> dict[str, Any]:
     region = get_region(session, code=code)
-    prefixes = [code[: lv.code_length] for lv in BY_NAME.values() if lv.code_length <= len(code)]
-    chain = session.scalars(select(Region).where(Region.code.in_(prefixes)).order_by(Region.code)).all()
+    chain = region_chain(session, code=code)
     counts = dict(
         session.execute(
             select(Region.level, func.count())
