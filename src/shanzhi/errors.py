@@ -65,3 +65,8 @@ class Conflict(ShanzhiError):
 class TooManyRequests(ShanzhiError):
     status_code = 429
     code = "too_many_requests"
+
+
+class PayloadTooLarge(ShanzhiError):
+    status_code = 413
+    code = "too_large"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Form, Header, Query, Response, UploadFile
 
 from shanzhi.accounts.deps import ApiActor
-from shanzhi.events import intake, service
+from shanzhi.events import intake, photos, service
 from shanzhi.events.schemas import RatingIn, ReportIn, StepIn
 from shanzhi.http import DbSession
 
@@ -68,3 +68,22 @@ def track(session: DbSession, code: str, secret: Annotated[str, Query(min_length
 def rate(session: DbSession, code: str, body: RatingIn) -> dict[str, Any]:
     service.rate(session, code=code, secret=body.secret, rating=body.rating, comment=body.comment)
     return service.track(session, code=code, secret=body.secret)
+
+
+@router.post("/events/{code}/photos", status_code=201, summary="上传照片 Attach a photo")
+async def upload_photo(
+    session: DbSession, actor: ApiActor, code: str, file: UploadFile,
+    kind: Annotated[str, Form(max_length=8)] = "report",
+) -> dict[str, Any]:
+    # Read at most one byte past the limit: a huge upload is refused without buffering it all.
+    data = await file.read(photos.MAX_BYTES + 1)
+    photo = photos.add_photo(session, actor=actor, code=code, data=data, kind=kind)
+    return {"id": photo.id, "kind": photo.kind, "width": photo.width, "height": photo.height,
+            "url": f"/api/v1/events/{code}/photos/{photo.id}"}
+
+
+@router.get("/events/{code}/photos/{photo_id}", summary="照片 A photo (thumb=true for the thumbnail)")
+def photo(session: DbSession, actor: ApiActor, code: str, photo_id: int, thumb: bool = False) -> Response:
+    found = photos.get_photo(session, actor=actor, code=code, photo_id=photo_id)
+    return Response(found.thumbnail if thumb else found.content, media_type=found.mime,
+                    headers={"Cache-Control": "private, max-age=86400"})

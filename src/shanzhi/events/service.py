@@ -222,7 +222,8 @@ def timeline(session: Session, event: Event, *, public_only: bool = False) -> li
     stmt = select(EventStep).where(EventStep.event_id == event.id).order_by(EventStep.id)
     if public_only:
         stmt = stmt.where(EventStep.public.is_(True))
-    labels = {name: t.label for name, t in workflow().transitions.items()} | {"report": "上报", "rate": "评价"}
+    labels = {name: t.label for name, t in workflow().transitions.items()} | {
+        "report": "上报", "rate": "评价", "photo": "上传照片"}
     out = []
     for s in session.scalars(stmt):
         item = {"at": as_utc(s.at).isoformat(), "action": s.action, "label": labels.get(s.action, s.action),

@@ -1,0 +1,78 @@
+"""Event photos: real images only, size-limited, re-encoded (which drops EXIF: a phone photo
+carries the reporter's GPS track and device), with a thumbnail for lists and maps."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shanzhi.accounts.authz import Actor, authorize
+from shanzhi.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from shanzhi.events.models import Event, EventPhoto
+from shanzhi.events.service import record_step, target
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_PHOTOS = 9
+MAX_SIDE = 2560
+THUMB_SIDE = 320
+FORMATS = {"JPEG", "PNG", "WEBP"}
+# Who may attach which kind: the report's own photos, or the handler's result photos.
+KIND_ACTION = {"report": "event.report", "result": "event.handle"}
+Image.MAX_IMAGE_PIXELS = 60_000_000  # refuse decompression bombs early
+
+
+def _encode(image: Image.Image, side: int) -> bytes:
+    copy = image.copy()
+    copy.thumbnail((side, side))
+    out = io.BytesIO()
+    copy.save(out, "JPEG", quality=85, optimize=True)  # no exif= argument: nothing carried over
+    return out.getvalue()
+
+
+def add_photo(session: Session, *, actor: Actor, code: str, data: bytes, kind: str = "report") -> EventPhoto:
+    event = session.scalar(select(Event).where(Event.code == code))
+    if event is None:
+        raise NotFound(f"Event {code} not found", f"事件 {code} 不存在或不在您的管辖范围内", code="not_found")
+    if kind not in KIND_ACTION:
+        raise InvalidInput("kind must be report or result", "照片类型应为 report 或 result", code="invalid_kind")
+    authorize(session, actor, KIND_ACTION[kind], target(event))
+    if len(data) > MAX_BYTES:
+        raise PayloadTooLarge(f"A photo may be at most {MAX_BYTES // 2**20} MB",
+                              f"照片不能超过 {MAX_BYTES // 2**20} MB")
+    count = session.scalar(select(func.count()).where(EventPhoto.event_id == event.id)) or 0
+    if count >= MAX_PHOTOS:
+        raise Conflict(f"At most {MAX_PHOTOS} photos per event", f"每个事件最多 {MAX_PHOTOS} 张照片",
+                       code="too_many_photos")
+    try:
+        probe = Image.open(io.BytesIO(data))
+        probe.verify()  # checks the file's structure without decoding it
+        image = Image.open(io.BytesIO(data))
+        if image.format not in FORMATS:
+            raise UnidentifiedImageError(image.format)
+        image = ImageOps.exif_transpose(image).convert("RGB")  # keep the orientation, then drop EXIF
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+        raise InvalidInput("Not a JPEG, PNG or WebP image", "不是有效的图片（支持 JPEG、PNG、WebP）",
+                           code="invalid_image") from None
+    content = _encode(image, MAX_SIDE)
+    stored = Image.open(io.BytesIO(content))
+    photo = EventPhoto(
+        event_id=event.id, kind=kind, mime="image/jpeg", sha256=hashlib.sha256(content).hexdigest(),
+        width=stored.width, height=stored.height, content=content, thumbnail=_encode(image, THUMB_SIDE),
+    )
+    session.add(photo)
+    session.flush()
+    record_step(session, event, actor=actor, action="photo", before=event.status, data={"photo_id": photo.id, "kind": kind})
+    return photo
+
+
+def get_photo(session: Session, *, actor: Actor, code: str, photo_id: int) -> EventPhoto:
+    event = session.scalar(select(Event).where(Event.code == code))
+    photo = session.get(EventPhoto, photo_id)
+    if event is None or photo is None or photo.event_id != event.id:
+        raise NotFound("Photo not found", "照片不存在", code="not_found")
+    authorize(session, actor, "event.read", target(event))
+    return photo
