@@ -131,3 +131,20 @@ def test_the_password_is_prompted_for_when_not_given(run, tmp_path):
     result = run("users", "add", "zhao", "--name", "赵", "--region", "330203", input="typed-pass-1\ntyped-pass-1\n")
     assert result.exit_code == 0, result.output
     assert "typed-pass-1" not in result.output
+
+
+def test_import_events_from_a_csv_file(run, tmp_path):
+    run("init")
+    src = tmp_path / "tree.geojson"
+    src.write_text(json.dumps(lattice_tree(), ensure_ascii=False), encoding="utf-8")
+    run("regions", "import", str(src))
+    good = tmp_path / "hotline.csv"
+    good.write_text("描述,类别,经度,纬度\n来电人反映村口垃圾堆了三天,0101,121.31,29.81\n", encoding="utf-8")
+    done = run("import", "events", str(good))
+    assert done.exit_code == 0, done.output
+    assert "新建 1" in done.output and "已存在 1" in run("import", "events", str(good)).output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("描述,类别,经度,纬度\n坐标在北京的一行,0101,116.4,39.9\n", encoding="utf-8")
+    refused = run("import", "events", str(bad))
+    assert refused.exit_code == 1 and "第 2 行" in refused.output
+    assert run("import", "events", str(tmp_path / "missing.csv")).exit_code == 1

@@ -26,6 +26,28 @@ regions_app = typer.Typer(help="区域树：导入、导出 GeoJSON。Region tre
 app.add_typer(regions_app, name="regions")
 
 
+import_app = typer.Typer(help="批量导入。Bulk import.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("events")
+def import_events_command(
+    file: Annotated[Path, typer.Argument(help="CSV（UTF-8）或 XLSX：描述/text, 类别/category, 经度/lon, 纬度/lat, 区域编码/region …")],
+) -> None:
+    """导入事件（整体校验，逐行报错；同一文件重复导入不会重复建事件）。Import events."""
+    from shanzhi.accounts.service import system_actor
+    from shanzhi.events.importer import import_events
+
+    _require_schema()
+    if not file.is_file():
+        err_console.print(f"[bold red]错误[/]：文件不存在：{file}\n[dim]File not found: {file}[/]")
+        raise typer.Exit(1)
+    with errors(), progress() as report, session_scope() as session:
+        result = import_events(session, actor=system_actor(session, name="批量导入 import"), path=file,
+                               progress=report)
+    console.print(f"导入完成 imported: 新建 {result.created}，已存在 {result.existing}")
+
+
 def _add_subcommands() -> None:
     from shanzhi.accounts.cli import app as users_app
     from shanzhi.audit.cli import app as audit_app
