@@ -14,6 +14,8 @@ from shanzhi.config import Settings, get_settings
 from shanzhi.db import get_engine, session_factory
 from shanzhi.accounts.api import router as accounts_router
 from shanzhi.events.api import router as events_router
+from shanzhi.events.open311 import router as open311_router
+from shanzhi.events.stats_api import router as stats_router
 from shanzhi.geo.api import router as geo_router
 from shanzhi.http import install_error_handlers
 from shanzhi.web.account_pages import router as account_router
@@ -41,6 +43,8 @@ def create_app(
     app.include_router(geo_router)
     app.include_router(accounts_router)
     app.include_router(events_router)
+    app.include_router(open311_router)
+    app.include_router(stats_router)
     app.include_router(pages_router)
     app.include_router(account_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

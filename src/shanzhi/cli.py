@@ -51,9 +51,11 @@ def import_events_command(
 def _add_subcommands() -> None:
     from shanzhi.accounts.cli import app as users_app
     from shanzhi.audit.cli import app as audit_app
+    from shanzhi.events.stats_api import register as register_stats
 
     app.add_typer(users_app, name="users")
     app.add_typer(audit_app, name="audit")
+    register_stats(app)
 
 def _require_schema() -> None:
     from shanzhi.migrate import current

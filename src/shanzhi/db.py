@@ -10,9 +10,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event, select
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    Float,
+    MetaData,
+    String,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 
 from shanzhi.config import Settings, get_settings
 
@@ -172,3 +184,51 @@ def for_update_skip_locked(stmt, session: Session):  # type: ignore[no-untyped-d
     if session.get_bind().dialect.name == "postgresql":
         return stmt.with_for_update(skip_locked=True)
     return stmt
+
+
+# -- SQL functions whose spelling differs by dialect ------------------------------------------
+
+
+class shanghai_day(FunctionElement[str]):
+    """The Asia/Shanghai date of a UTC timestamp, as 'YYYY-MM-DD'.
+
+    China has kept UTC+8 without daylight saving since 1991, so SQLite's fixed offset is exact.
+    """
+
+    type = String()
+    name = "shanghai_day"
+    inherit_cache = True
+
+
+@compiles(shanghai_day)
+def _day_sqlite(element: shanghai_day, compiler: Any, **kw: Any) -> str:
+    # SQLite stores the UTC wall time as text; date() reads it and shifts it.
+    return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
+
+
+@compiles(shanghai_day, "postgresql")
+def _day_postgresql(element: shanghai_day, compiler: Any, **kw: Any) -> str:
+    return f"to_char(timezone('Asia/Shanghai', {compiler.process(element.clauses, **kw)}), 'YYYY-MM-DD')"
+
+
+class hours_between(FunctionElement[float]):
+    """Hours from the first timestamp to the second, computed by the database.
+
+    One float per handled event instead of two timestamps to parse in Python.
+    """
+
+    type = Float()
+    name = "hours_between"
+    inherit_cache = True
+
+
+@compiles(hours_between)
+def _hours_sqlite(element: hours_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 24.0)"
+
+
+@compiles(hours_between, "postgresql")
+def _hours_postgresql(element: hours_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(extract(epoch from ({end} - {start})) / 3600.0)"

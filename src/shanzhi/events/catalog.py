@@ -46,6 +46,8 @@ class HandlerType(_Strict):
 class Major(_Strict):
     code: str = Field(pattern=r"^\d{2}$")
     name: str = Field(min_length=1)
+    # Whether its events appear in public lists (anonymous Open311 readers).
+    public: bool = True
 
 
 class TimeLimit(_Strict):
