@@ -7,7 +7,8 @@ so several service calls combine into one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    # A transaction that will write takes the write lock up front. In WAL mode a deferred
+    # transaction that read first and then writes after another writer committed fails at
+    # once ("database is locked"), which busy_timeout cannot help; waiting at BEGIN can.
+    immediate = conn.get_execution_options().get("sqlite_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -95,7 +104,7 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -122,23 +131,35 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 
 @contextmanager
-def transaction(factory: Callable[[], Session]) -> Iterator[Session]:
+def transaction(factory: Callable[[], Session], *, write: bool = True) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error.
 
     Then, either way, run what `after_transaction` queued, in a transaction of its own.
+    `write=False` (a GET request) lets SQLite readers run beside a writer.
     """
     session = factory()
-    try:
+    engine = session.bind if write and isinstance(session.bind, Engine) else None
+    # SQLite admits one writer and its busy handler retries by sleeping, which starves some
+    # writers for seconds under load: this process's writers queue on a lock instead.
+    queue = _sqlite_writers.setdefault(str(engine.url), threading.Lock()) \
+        if engine is not None and engine.dialect.name == "sqlite" else nullcontext()
+    with queue:
         try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+            try:
+                if engine is not None:
+                    session.connection(execution_options={"sqlite_write": True})
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                run_after_transaction(session)
         finally:
-            run_after_transaction(session)
-    finally:
-        session.close()
+            session.close()
+
+
+_sqlite_writers: dict[str, threading.Lock] = {}
 
 
 def after_transaction(session: Session, effect: Callable[[Session], None]) -> None:
@@ -170,6 +191,17 @@ def insert_ignoring_conflict(session: Session, table, values: dict, key: list[st
     else:
         from sqlalchemy.dialects.sqlite import insert
     session.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=key))
+
+
+def upsert_increment(session: Session, table, *, key: dict, column: str) -> int:  # type: ignore[no-untyped-def]
+    """Add one to a counter row, creating it at 1, in one atomic statement; returns the new value."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).values(**key, **{column: 1})
+    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={column: table.c[column] + 1})
+    return int(session.execute(stmt.returning(table.c[column])).scalar_one())
 
 
 def for_update(stmt, session: Session):  # type: ignore[no-untyped-def]

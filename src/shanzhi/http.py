@@ -17,7 +17,8 @@ from shanzhi.errors import InvalidInput, ShanzhiError
 
 def _session(request: Request) -> Iterator[Session]:
     """One transaction per request, committed before the response is sent."""
-    with transaction(request.app.state.session_factory) as session:
+    write = request.method not in ("GET", "HEAD", "OPTIONS")
+    with transaction(request.app.state.session_factory, write=write) as session:
         # The audit trail records where a change came from without every call passing it.
         session.info["client_ip"] = request.client.host if request.client else None
         yield session

@@ -89,6 +89,10 @@ def actor_for_token(session: Session, *, raw: str) -> Actor | None:
     user = session.get(User, token.user_id)
     if user is None or not user.is_active:
         return None
-    token.last_used_at = utcnow()
+    # Written at most once a minute: every request writing the token row would serialize all
+    # requests of one integration on that row.
+    now = utcnow()
+    if token.last_used_at is None or as_utc(token.last_used_at) < now - timedelta(minutes=1):
+        token.last_used_at = now
     scope = session.scalar(select(Region.code).where(Region.id == token.scope_region_id))
     return load_actor(session, user, token_scope=scope)

@@ -24,7 +24,6 @@ from shanzhi.db import (
     as_utc,
     get_meta,
     insert_ignoring_conflict,
-    set_meta,
     utcnow,
 )
 from shanzhi.errors import InvalidInput, ShanzhiError
@@ -164,7 +163,12 @@ def record(
     )
     entry.hash = entry_hash(entry)
     session.add(entry)
-    set_meta(session, HEAD_KEY, f"{entry.seq}:{entry.hash}")  # flushes the entry too
+    # The head row exists and is locked (_lock_head): a plain UPDATE, no read-back.
+    session.execute(
+        update(AppMeta).where(AppMeta.key == HEAD_KEY)
+        .values(value=f"{entry.seq}:{entry.hash}", updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     return entry
 
 

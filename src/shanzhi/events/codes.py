@@ -13,11 +13,10 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from pypinyin import Style, lazy_pinyin
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from shanzhi.accounts.crypto import sha256_hex
-from shanzhi.db import insert_ignoring_conflict
+from shanzhi.db import upsert_increment
 from shanzhi.events.models import EventCounter
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -41,12 +40,7 @@ def next_code(session: Session, *, district: str, town: str | None, at: datetime
     """The next code for this town and day; concurrent intakes never get the same number."""
     day = at.astimezone(SHANGHAI).strftime("%Y%m%d")
     prefix = f"{initials(district)}-{initials(town) if town else 'QJ'}-{day}"
-    insert_ignoring_conflict(session, EventCounter.__table__, {"prefix": prefix, "last": 0}, ["prefix"])
-    # UPDATE … RETURNING is atomic on PostgreSQL; SQLite serializes writers.
-    n = session.execute(
-        update(EventCounter).where(EventCounter.prefix == prefix).values(last=EventCounter.last + 1)
-        .returning(EventCounter.last)
-    ).scalar_one()
+    n = upsert_increment(session, EventCounter.__table__, key={"prefix": prefix}, column="last")
     return f"{prefix}-{n:04d}"
 
 

@@ -122,10 +122,13 @@ def get_region(session: Session, *, code: str) -> Region:
     return region
 
 
-def region_chain(session: Session, *, code: str) -> list[Region]:
-    """The region and its ancestors, district first."""
+def region_chain(session: Session, *, code: str) -> list[RegionRef]:
+    """The region and its ancestors, district first (names only: no polygons loaded)."""
     prefixes = [code[: lv.code_length] for lv in BY_NAME.values() if lv.code_length <= len(code)]
-    return list(session.scalars(select(Region).where(Region.code.in_(prefixes)).order_by(Region.code)).all())
+    rows = session.execute(
+        select(Region.code, Region.name, Region.level).where(Region.code.in_(prefixes)).order_by(Region.code)
+    ).all()
+    return [RegionRef(c, n, lv) for c, n, lv in rows]
 
 
 def region_detail(session: Session, *, code: str) -> dict[str, Any]:
