@@ -83,16 +83,21 @@ def actor_for_token(session: Session, *, raw: str) -> Actor | None:
     """The actor a bearer token stands for, or None if it is unknown, expired or revoked."""
     if not raw.startswith(PREFIX) or len(raw) > 200:
         return None
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == sha256_hex(raw)))
-    if token is None or token_status(token) != "active":
+    # Token, owner and scope in one query: this runs on every API request.
+    row = session.execute(
+        select(ApiToken, User, Region.code)
+        .join(User, User.id == ApiToken.user_id)
+        .join(Region, Region.id == ApiToken.scope_region_id)
+        .where(ApiToken.token_hash == sha256_hex(raw))
+    ).first()
+    if row is None:
         return None
-    user = session.get(User, token.user_id)
-    if user is None or not user.is_active:
+    token, user, scope = row
+    if token_status(token) != "active" or not user.is_active:
         return None
     # Written at most once a minute: every request writing the token row would serialize all
     # requests of one integration on that row.
     now = utcnow()
     if token.last_used_at is None or as_utc(token.last_used_at) < now - timedelta(minutes=1):
         token.last_used_at = now
-    scope = session.scalar(select(Region.code).where(Region.id == token.scope_region_id))
     return load_actor(session, user, token_scope=scope)

@@ -23,6 +23,7 @@ from shanzhi.events.codes import new_secret, next_code, secret_hash
 from shanzhi.events.models import Event
 from shanzhi.events.service import record_step
 from shanzhi.geo import service as geo
+from shanzhi.geo.index import RegionRef
 from shanzhi.geo.levels import BY_NAME
 
 CHANNELS = {
@@ -83,15 +84,18 @@ def _validate(report: Report) -> None:
                                code="too_long")
 
 
-def _locate(session: Session, report: Report) -> tuple[float | None, float | None, str]:
+def _locate(session: Session, report: Report) -> tuple[float | None, float | None, list[RegionRef]]:
+    """The WGS84 point (if any) and the region chain, district first."""
     if report.lon is not None and report.lat is not None:
         try:
             found = geo.locate(session, lon=report.lon, lat=report.lat, crs=report.crs)
         except NotFound as exc:
             raise InvalidInput(exc.message, exc.message_zh, code="outside_jurisdiction") from None
-        return found.lon, found.lat, found.chain[-1].code
-    region = geo.get_region(session, code=str(report.region))
-    return None, None, region.code
+        return found.lon, found.lat, list(found.chain)
+    chain = geo.region_chain(session, code=str(report.region))
+    if not chain or chain[-1].code != report.region:
+        geo.get_region(session, code=str(report.region))  # raises the usual 404
+    return None, None, chain
 
 
 def submit(session: Session, *, actor: Actor | None, report: Report) -> Submitted:
@@ -104,7 +108,8 @@ def submit(session: Session, *, actor: Actor | None, report: Report) -> Submitte
                 raise Conflict("This idempotency key was used for a different report",
                                "该幂等键已用于另一份不同的上报", code="idempotency_mismatch")
             return Submitted(earlier, None, False)
-    lon, lat, region_code = _locate(session, report)
+    lon, lat, chain = _locate(session, report)
+    region_code = chain[-1].code
     if actor is None:
         if report.channel != "resident":
             raise InvalidInput("Anonymous reports come from the resident channel", "匿名上报只能来自居民渠道",
@@ -113,7 +118,7 @@ def submit(session: Session, *, actor: Actor | None, report: Report) -> Submitte
         authorize(session, actor, "event.report", Target("event", None, (region_code,), label="区域"))
     now = utcnow()
     town = region_code[: BY_NAME["town"].code_length] if len(region_code) >= BY_NAME["town"].code_length else None
-    names = {r.code: r.name for r in geo.region_chain(session, code=region_code)}
+    names = {r.code: r.name for r in chain}
     code = next_code(session, district=names[region_code[:6]], town=names.get(town) if town else None, at=now)
     secret = new_secret()
     event = Event(
