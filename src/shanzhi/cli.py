@@ -52,10 +52,12 @@ def _add_subcommands() -> None:
     from shanzhi.accounts.cli import app as users_app
     from shanzhi.audit.cli import app as audit_app
     from shanzhi.events.stats_api import register as register_stats
+    from shanzhi.events.worker import register as register_worker
 
     app.add_typer(users_app, name="users")
     app.add_typer(audit_app, name="audit")
     register_stats(app)
+    register_worker(app)
 
 def _require_schema() -> None:
     from shanzhi.migrate import current
@@ -84,9 +86,11 @@ def init() -> None:
 def demo(
     seed: Annotated[int, typer.Option(help="随机种子 seed: the same seed builds the same district")] = 2026,
 ) -> None:
-    """生成演示区（海曙区规模：17 镇街、164 村、572 网格、2229 微网格）。Load the demo district."""
+    """生成演示区（海曙区规模：17 镇街、164 村、572 网格、2229 微网格），演示账号、处置单位与十个月的历史事件。Load the demo district."""
     from shanzhi.demo.district import build_district
+    from shanzhi.demo.history import generate_history
     from shanzhi.demo.people import DEMO_PASSWORD, create_demo_people
+    from shanzhi.demo.units import create_demo_units
     from shanzhi.geo.service import import_regions
 
     _require_schema()
@@ -99,6 +103,8 @@ def demo(
         with session_scope() as session:
             people = create_demo_people(session)
             accounts = [(p.username, p.name, p.role, place.name, created) for p, place, created in people]
+            units = create_demo_units(session)
+        history = generate_history(get_engine(), seed=seed, progress=report)
     counts: dict[str, int] = {}
     for f in features:
         counts[f["properties"]["level"]] = counts.get(f["properties"]["level"], 0) + 1
@@ -107,6 +113,13 @@ def demo(
         f"网格 {counts.get('grid', 0)}、微网格 {counts.get('microgrid', 0)} "
         f"（新建 {result.created}，更新 {result.updated}，用时 {time.perf_counter() - started:.1f} 秒）"
     )
+    if history.skipped:
+        console.print(f"处置单位新建 {units} 个；历史事件已存在，未重复生成")
+    else:
+        console.print(
+            f"处置单位新建 {units} 个；历史事件 {history.events:,} 件（已结案 {history.closed:,}，"
+            f"在办 {history.open:,}），时间线 {history.steps:,} 步，用时 {history.seconds:.1f} 秒"
+        )
     table = Table(title=f"演示账号（仅供演示，密码均为 {DEMO_PASSWORD}）demo-only logins")
     for col in ("登录名 login", "姓名", "角色 role", "范围 scope", ""):
         table.add_column(col, overflow="fold")

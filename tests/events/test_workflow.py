@@ -236,3 +236,18 @@ def test_deadlines_follow_the_working_calendar(session, district):
     # Friday 13:30–17:30 is 4 h, Monday 08:30–12:00 and 13:30–14:00 the other 4 h.
     assert event.due_at == datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
     assert event.limit_unit == "hours" and event.limit_amount == 8
+
+
+def test_dispatching_tells_the_units_handlers_in_their_inbox(session, district):
+    from builders import make_user
+    from shanzhi.events.models import Notification
+
+    unit = district["units"][("grid_team", VILLAGE)]
+    handler = make_user(session, username="zhoujie", role="handler", scope=VILLAGE, org=f"grid_team-{VILLAGE}")
+    bystander = make_user(session, username="sunli", role="handler", scope=VILLAGE, org=f"village_committee-{VILLAGE}")
+    done = make_event(session)
+    drive(session, district["admin"], done.event.code, "dispatched")
+    assert done.event.assigned_org_id == unit
+    inbox = session.scalars(select(Notification).where(Notification.user_id.in_([handler.id, bystander.id]))).all()
+    assert [(n.user_id, n.kind) for n in inbox] == [(handler.id, "assigned")]
+    assert done.event.code in inbox[0].message

@@ -20,6 +20,7 @@ from shanzhi.errors import Conflict, InvalidInput, NotFound
 from shanzhi.events import deadlines, routing
 from shanzhi.events.catalog import Category, catalog
 from shanzhi.events.models import OPEN_STATUSES, Event
+from shanzhi.events.notify import assigned, notify
 from shanzhi.geo.models import Region
 from shanzhi.orgs.models import Organization
 
@@ -95,6 +96,7 @@ def _assign(ctx: StepContext) -> None:
     e.assigned_org_id = org_id
     e.dispatched_at = ctx.now
     ctx.data.update(unit_id=org_id, overridden=org_id != e.proposed_org_id)
+    notify(ctx.session, [assigned(e)], now=ctx.now)  # the unit's handlers hear of it at once
 
 
 @effect("unassign")
