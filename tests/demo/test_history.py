@@ -232,7 +232,7 @@ def test_codes_are_unique_and_live_intake_continues_their_sequence(lattice):
     # both lattice towns are "D": they share one counter per day, as next_code shares it
     prefix = max(last, key=lambda p: last[p])
     day = datetime.strptime(prefix.rsplit("-", 1)[1], "%Y%m%d").replace(hour=4, tzinfo=UTC)
-    nxt = next_code(lattice, district="测试区", town="第2镇", at=day)
+    nxt = next_code(lattice, district=("330203", "测试区"), town=("330203102", "第2镇"), at=day)
     assert nxt == f"{prefix}-{last[prefix] + 1:04d}" and nxt not in codes
 
 

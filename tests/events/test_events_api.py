@@ -34,7 +34,7 @@ def test_a_grid_worker_reports_and_the_dispatcher_sees_it_with_a_readable_code(c
     r = client.post("/api/v1/events", json=REPORT, headers=hs["worker"])
     assert r.status_code == 201, r.text
     body = r.json()
-    assert body["code"].startswith("CS-D-") and len(body["secret"]) == 6
+    assert body["code"].startswith("HS-D-") and len(body["secret"]) == 6
     assert body["region_code"] == "330203101201001001" and body["status"] == "reported"
     listed = client.get("/api/v1/events", headers=hs["dispatcher"]).json()
     assert [e["code"] for e in listed["items"]] == [body["code"]]
@@ -125,3 +125,11 @@ def test_a_resident_follows_the_event_by_code_and_secret_and_rates_it_once_close
     twice = client.post(f"/api/v1/track/{code}/rating", json={"secret": secret, "rating": 1})
     assert twice.status_code == 409
     assert client.post(f"/api/v1/track/{code}/rating", json={"secret": secret, "rating": 9}).status_code == 422
+
+
+def test_event_codes_use_the_letters_the_policy_names_before_pinyin():
+    from shanzhi.events.codes import initials, letters
+
+    assert initials("古林镇") == "GL" and initials("鼓楼街道") == "GL"  # the clash policy resolves
+    assert letters("330203002", "鼓楼街道") == "GLJ" and letters("330203103", "古林镇") == "GL"
+    assert letters("330203001", "江厦街道") == "JX" and letters("330203", "海曙区") == "HS"

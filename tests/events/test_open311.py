@@ -189,7 +189,7 @@ def test_posting_in_xml_answers_the_specs_service_requests_document(api, distric
     assert r.status_code == 200, r.text
     [created] = xml_items(r, "service_requests", "request")
     assert list(created) == ["service_request_id", "service_notice", "account_id"]
-    assert created["service_request_id"].startswith("CS-") and created["account_id"] is None
+    assert created["service_request_id"].startswith("HS-") and created["account_id"] is None
 
 
 def test_a_chinese_name_is_kept_family_name_first(api, session, district):

@@ -251,3 +251,10 @@ def test_dispatching_tells_the_units_handlers_in_their_inbox(session, district):
     inbox = session.scalars(select(Notification).where(Notification.user_id.in_([handler.id, bystander.id]))).all()
     assert [(n.user_id, n.kind) for n in inbox] == [(handler.id, "assigned")]
     assert done.event.code in inbox[0].message
+
+
+def test_an_on_the_spot_closure_where_there_is_no_village_counts_for_the_town(session, district):
+    done = make_event(session, region="330203101")  # reported for the town as a whole, like a street
+    event = service.transition(session, actor=district["admin"], code=done.event.code, name="on_the_spot",
+                               result="已当场清理")
+    assert (event.status, event.tier, event.closed_tier) == ("closed", "town", "town")

@@ -69,7 +69,7 @@ from shanzhi.demo.history_timeline import (
     Timeline,
 )
 from shanzhi.events.catalog import catalog
-from shanzhi.events.codes import SHANGHAI, initials, secret_hash
+from shanzhi.events.codes import SHANGHAI, letters, secret_hash
 from shanzhi.events.models import Event, EventCounter, EventStep
 from shanzhi.events.workcal import work_calendar
 
@@ -132,16 +132,16 @@ class _Rows:
     def _number(self, existing: dict[str, int]) -> tuple[list[str], dict[str, int]]:
         """Codes per prefix and day in reporting order, after any number the counters hold."""
         p = self.plan
-        district = initials(p.tree.district_name)
-        town_letters = [initials(t.name) for t in p.tree.towns]
-        letters = sorted(set(town_letters))  # 古林镇 and 鼓楼街道 are both GL: they share a counter
+        district = letters(p.tree.district_code, p.tree.district_name)
+        town_letters = [letters(t.code, t.name) for t in p.tree.towns]
+        distinct = sorted(set(town_letters))  # towns with the same letters share a counter
         offset = int(SHANGHAI.utcoffset(datetime(2026, 1, 1)).total_seconds()) * US
-        key = np.array([letters.index(x) for x in town_letters])[p.town] * 1_000_000 + (p.created + offset) // DAY
+        key = np.array([distinct.index(x) for x in town_letters])[p.town] * 1_000_000 + (p.created + offset) // DAY
         order = np.argsort(key, kind="stable")
         first = np.r_[True, key[order][1:] != key[order][:-1]]
         rank = np.empty(p.n, dtype=np.int64)
         rank[order] = np.arange(p.n) - np.maximum.accumulate(np.where(first, np.arange(p.n), 0))
-        prefixes = {k: f"{district}-{letters[k // 1_000_000]}-{date(1970, 1, 1) + timedelta(days=k % 1_000_000):%Y%m%d}"
+        prefixes = {k: f"{district}-{distinct[k // 1_000_000]}-{date(1970, 1, 1) + timedelta(days=k % 1_000_000):%Y%m%d}"
                     for k in np.unique(key).tolist()}
         counters: dict[str, int] = {}
         codes = []

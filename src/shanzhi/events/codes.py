@@ -8,6 +8,7 @@ the phone. The short secret lets a resident follow the event without an account.
 from __future__ import annotations
 
 import secrets
+import tomllib
 from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from shanzhi.accounts.crypto import sha256_hex
 from shanzhi.db import upsert_increment
 from shanzhi.events.models import EventCounter
+from shanzhi.policy.loader import policy_path
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # No 0/O, 1/I/L: read aloud and typed from a phone screen.
@@ -36,10 +38,28 @@ def initials(name: str) -> str:
     return (letters.upper() or "X")[:4]
 
 
-def next_code(session: Session, *, district: str, town: str | None, at: datetime) -> str:
-    """The next code for this town and day; concurrent intakes never get the same number."""
+@lru_cache
+def _letters() -> dict[str, str]:
+    with policy_path("codes.toml").open("rb") as f:
+        table = tomllib.load(f).get("letters", {})
+    bad = [k for k, v in table.items() if not (k.isdigit() and v.isascii() and v.isalpha() and v.isupper())]
+    if bad:
+        raise ValueError(f"codes.toml: letters must be upper-case A–Z for region codes, not {bad}")
+    return table
+
+
+def letters(code: str, name: str) -> str:
+    """The letters a region stands for in event codes: policy first, else pinyin initials."""
+    return _letters().get(code) or initials(name)
+
+
+def next_code(session: Session, *, district: tuple[str, str], town: tuple[str, str] | None, at: datetime) -> str:
+    """The next code for this town and day; concurrent intakes never get the same number.
+
+    `district` and `town` are (code, name) pairs.
+    """
     day = at.astimezone(SHANGHAI).strftime("%Y%m%d")
-    prefix = f"{initials(district)}-{initials(town) if town else 'QJ'}-{day}"
+    prefix = f"{letters(*district)}-{letters(*town) if town else 'QJ'}-{day}"
     n = upsert_increment(session, EventCounter.__table__, key={"prefix": prefix}, column="last")
     return f"{prefix}-{n:04d}"
 

@@ -135,7 +135,8 @@ def _on_the_spot(ctx: StepContext) -> None:
             "该类事件不能现场自办结，请按流程上报",
             code="not_on_the_spot",
         )
-    ctx.event.tier = cat.default_tier
+    # The tier the policy gives this place: in a street without villages, the town.
+    ctx.event.tier = routing.propose(ctx.session, category=cat, region_code=ctx.event.region_code).tier
     ctx.event.accepted_at = ctx.event.dispatched_at = ctx.now
 
 

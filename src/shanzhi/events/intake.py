@@ -119,7 +119,8 @@ def submit(session: Session, *, actor: Actor | None, report: Report) -> Submitte
     now = utcnow()
     town = region_code[: BY_NAME["town"].code_length] if len(region_code) >= BY_NAME["town"].code_length else None
     names = {r.code: r.name for r in chain}
-    code = next_code(session, district=names[region_code[:6]], town=names.get(town) if town else None, at=now)
+    code = next_code(session, district=(region_code[:6], names[region_code[:6]]),
+                     town=(town, names[town]) if town else None, at=now)
     secret = new_secret()
     event = Event(
         code=code, tracking_hash=secret_hash(code, secret), text=report.text.strip(),
