@@ -11,11 +11,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from shanzhi.accounts.authz import Actor, Target, authorize, grants_for
+from shanzhi.accounts.authz import Actor, Target, authorize, grants_for, scope_prefixes
 from shanzhi.audit import service as audit
 from shanzhi.db import as_utc, utcnow
 from shanzhi.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -49,25 +49,21 @@ def get_event(session: Session, *, actor: Actor, code: str) -> Event:
 
 
 def reach_filter(actor: Actor, action: str) -> Any:
-    """A WHERE clause for the events the actor reaches for `action` (false when none)."""
+    """A WHERE clause for the events the actor reaches for `action` (false when none):
+    the same reaches as `can()` — region subtrees, the unit's events, one's own reports."""
     policy = permissions()
-    clauses = []
+    clauses = [Event.region_code.startswith(p) for p in scope_prefixes(actor, action)]
     for g in actor.grants:
         if not policy.grants(g.role, action):
             continue
         reach = policy.roles[g.role].reach
-        if "region" in reach:
-            scope = g.scope_code
-            if actor.token_scope is not None:
-                if actor.token_scope.startswith(scope):
-                    scope = actor.token_scope
-                elif not scope.startswith(actor.token_scope):
-                    continue
-            clauses.append(Event.region_code.startswith(scope))
         if "unit" in reach and g.org_id is not None:
             clauses.append(Event.assigned_org_id == g.org_id)
         if "own" in reach and actor.user_id is not None:
             clauses.append(Event.reporter_id == actor.user_id)
+    if actor.token_scope is not None and clauses:
+        # A token narrows every reach to its own region, as in can().
+        return and_(Event.region_code.startswith(actor.token_scope), or_(*clauses))
     return or_(*clauses) if clauses else Event.id.is_(None)
 
 
