@@ -13,6 +13,7 @@ import shanzhi
 from shanzhi.config import Settings, get_settings
 from shanzhi.db import get_engine, session_factory
 from shanzhi.accounts.api import router as accounts_router
+from shanzhi.detect.api import router as detect_router
 from shanzhi.events.api import router as events_router
 from shanzhi.events.open311 import router as open311_router
 from shanzhi.events.stats_api import router as stats_router
@@ -43,6 +44,7 @@ def create_app(
     app.include_router(geo_router)
     app.include_router(accounts_router)
     app.include_router(events_router)
+    app.include_router(detect_router)
     app.include_router(open311_router)
     app.include_router(stats_router)
     app.include_router(pages_router)

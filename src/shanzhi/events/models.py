@@ -23,6 +23,8 @@ class Event(Base):
         Index("ix_events_status_created", "status", "created_at"),
         # The worker's sweep: open events whose next check is due.
         Index("ix_events_next_check", "next_check_at"),
+        # Duplicate lookups: same category within a time window.
+        Index("ix_events_category_created", "category_code", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,0 +1,1 @@
+"""Detection: classification, duplicates, hotspots, trends."""
