@@ -51,12 +51,14 @@ def import_events_command(
 def _add_subcommands() -> None:
     from shanzhi.accounts.cli import app as users_app
     from shanzhi.audit.cli import app as audit_app
+    from shanzhi.detect.cli import register as register_detect
     from shanzhi.events.stats_api import register as register_stats
     from shanzhi.events.worker import register as register_worker
 
     app.add_typer(users_app, name="users")
     app.add_typer(audit_app, name="audit")
     register_stats(app)
+    register_detect(app)
     register_worker(app)
 
 def _require_schema() -> None:
