@@ -130,3 +130,13 @@ def test_a_corrections_file_changes_the_key_and_retrains(model: classify.Model, 
     retrained = classify.train(extra)
     assert retrained.key != model.key and retrained.n_train == model.n_train + 1
     classify.train()  # leave the shipped model in place for the other tests
+
+
+def test_the_fast_probabilities_are_exactly_sklearns():
+    import numpy as np
+
+    from shanzhi.detect.classify import get_model, probabilities
+
+    model = get_model()
+    texts = ["晚上KTV噪音很大影响睡觉", "消防通道被几辆私家车堵死了", "自来水管爆了一直在漏水", "巡查发现村口有人烧垃圾"]
+    assert np.allclose(probabilities(model, texts), model.pipeline.predict_proba(texts), atol=1e-12)

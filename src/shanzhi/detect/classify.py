@@ -28,6 +28,7 @@ from typing import Any
 import jieba
 import numpy as np
 import sklearn
+from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import precision_recall_fscore_support
@@ -262,6 +263,27 @@ def _suggestions(model: Model, probs: np.ndarray, k: int) -> list[Suggestion]:
                        uncertain=uncertain) for i in order]
 
 
+def probabilities(model: Model, texts: list[str]) -> np.ndarray:
+    """The calibrated model's predict_proba, as a few matrix operations.
+
+    sklearn's CalibratedClassifierCV calls one small, input-validated calibrator per class and
+    fold (54 × 3 here), which costs ~10 ms a text. The arithmetic is the same: per fold, the
+    base model's margins through each class's sigmoid, normalized per row; then the fold mean.
+    """
+    features, clf = model.pipeline[:-1].transform(texts), model.pipeline[-1]
+    folds = getattr(clf, "calibrated_classifiers_", None)
+    if not folds or any(len(f.calibrators) != len(clf.classes_) for f in folds):
+        return model.pipeline.predict_proba(texts)  # a fold missed a class: let sklearn map it
+    total = np.zeros((len(texts), len(clf.classes_)))
+    for fold in folds:
+        a = np.array([c.a_ for c in fold.calibrators])
+        b = np.array([c.b_ for c in fold.calibrators])
+        p = expit(-(fold.estimator.decision_function(features) * a + b))
+        rows = p.sum(axis=1, keepdims=True)
+        total += np.where(rows == 0, 1.0 / p.shape[1], p / np.where(rows == 0, 1, rows))
+    return total / len(folds)
+
+
 def suggest_many(texts: list[str], k: int = 3) -> list[list[Suggestion]]:
     if k < 1:
         raise InvalidInput("k must be at least 1", "k 至少为 1")
@@ -269,8 +291,7 @@ def suggest_many(texts: list[str], k: int = 3) -> list[list[Suggestion]]:
     if not clean:
         return []
     model = get_model()
-    probs = model.pipeline.predict_proba(clean)
-    return [_suggestions(model, row, k) for row in probs]
+    return [_suggestions(model, row, k) for row in probabilities(model, clean)]
 
 
 def suggest(text: str, k: int = 3) -> list[Suggestion]:
@@ -281,7 +302,7 @@ def evaluate(path: Path) -> Report:
     rows = read_jsonl(path)
     model = get_model()
     codes = model.codes
-    probs = model.pipeline.predict_proba([t for t, _ in rows])
+    probs = probabilities(model, [t for t, _ in rows])
     truth = [c for _, c in rows]
     top = np.argsort(-probs, axis=1)[:, :3]
     pred = [codes[i] for i in top[:, 0]]
