@@ -46,7 +46,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from pydantic import BaseModel, Field
 from sqlalchemy import DateTime, Engine, Float, Integer, String, func, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -54,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _server
 
 from shanzhi.db import make_engine, session_scope, utcnow
+from shanzhi.events.schemas import ReportIn
 
 HERE = Path(__file__).resolve()
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -63,21 +63,8 @@ N_BODIES = 20_000
 # -- the bare baseline ---------------------------------------------------------------------------
 
 
-class BareIn(BaseModel):
-    """The same input shape (and limits) as shanzhi's ReportIn."""
-
-    text: str = Field(min_length=1, max_length=2000)
-    channel: str = Field(default="api", max_length=16)
-    category: str | None = Field(default=None, max_length=4)
-    urgency: str = Field(default="normal", max_length=8)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    crs: str = Field(default="wgs84", max_length=20)
-    region: str | None = Field(default=None, max_length=18, pattern=r"^\d+$")
-    address: str | None = Field(default=None, max_length=200)
-    reporter_name: str | None = Field(default=None, max_length=64)
-    reporter_phone: str | None = Field(default=None, max_length=20)
-    idempotency_key: str | None = Field(default=None, max_length=80)
+# The bare endpoint parses exactly shanzhi's input model, so the comparison is fair.
+BareIn = ReportIn
 
 
 class BareBase(DeclarativeBase):
