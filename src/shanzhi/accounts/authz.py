@@ -158,3 +158,12 @@ def widest_scope(actor: Actor) -> str | None:
     """The broadest scope code the actor holds (for tokens, defaults)."""
     codes = sorted({g.scope_code for g in actor.grants}, key=len)
     return codes[0] if codes else None
+
+
+def start_page(actor: Actor) -> str:
+    """Where `/` sends the user: the start page of their first role in the policy's order."""
+    roles = permissions().roles
+    for name, role in roles.items():
+        if name in actor.roles:
+            return role.start
+    return "/map"

@@ -23,6 +23,7 @@ def policy_path(name: str) -> Path:
 
 class RolePolicy(BaseModel):
     label: str
+    start: str = Field(default="/map", pattern=r"^/[a-z0-9/_-]*$")  # where `/` sends its holders
     reach: list[str] = Field(min_length=1)
     actions: list[str]
 

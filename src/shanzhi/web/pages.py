@@ -9,7 +9,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shanzhi.accounts import signin
-from shanzhi.accounts.authz import widest_scope
+from shanzhi.accounts.authz import start_page, widest_scope
 from shanzhi.accounts.deps import (
     SESSION_COOKIE, PageUser, check_csrf, cookie_session, remember_csrf, set_cookie,
 )
@@ -24,8 +24,9 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")
-def home() -> RedirectResponse:
-    return RedirectResponse("/map", status_code=302)
+def home(request: Request, user: PageUser) -> RedirectResponse:
+    # Each role starts where its work is (policy: permissions.toml `start`).
+    return RedirectResponse(start_page(request.state.actor), status_code=302)
 
 
 # Notices after a redirect are chosen by key, so nothing typed in a URL is echoed.

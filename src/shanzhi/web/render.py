@@ -16,6 +16,10 @@ from shanzhi.accounts.models import User
 from shanzhi.errors import ShanzhiError
 from shanzhi.policy.loader import permissions
 
+# Menu entry -> the action it needs.
+MENU_ACTIONS = {"command": "stats.read", "events": "event.read", "tasks": "event.handle",
+                "report": "event.report", "users": "user.read"}
+
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
@@ -24,7 +28,8 @@ def render(
     status_code: int = 200,
 ) -> HTMLResponse:
     actor = getattr(request.state, "actor", None)
-    menu = {"users": actor is not None and holds(actor, "user.read")}
+    # Each menu entry shows only to users whose roles grant its action somewhere.
+    menu = {key: actor is not None and holds(actor, action) for key, action in MENU_ACTIONS.items()}
     response = templates.TemplateResponse(
         request, template,
         {"user": user, "csrf": csrf_token(request), "menu": menu,
