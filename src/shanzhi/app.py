@@ -20,6 +20,8 @@ from shanzhi.events.stats_api import router as stats_router
 from shanzhi.geo.api import router as geo_router
 from shanzhi.http import install_error_handlers
 from shanzhi.web.account_pages import router as account_router
+from shanzhi.web.event_pages import router as event_pages_router
+from shanzhi.web.layers_api import router as map_layers_router
 from shanzhi.web.pages import router as pages_router
 from shanzhi.web.render import error_page
 
@@ -49,5 +51,7 @@ def create_app(
     app.include_router(stats_router)
     app.include_router(pages_router)
     app.include_router(account_router)
+    app.include_router(event_pages_router)
+    app.include_router(map_layers_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -6,12 +6,13 @@ so several service calls combine into one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     DateTime,
@@ -47,6 +48,14 @@ def as_utc(at: datetime | None) -> datetime | None:
     if at is None:
         return None
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local_time(at: datetime) -> datetime:
+    """A stored (UTC) time as people in the district read it."""
+    return as_utc(at).astimezone(SHANGHAI)  # type: ignore[union-attr]
 
 
 class Base(DeclarativeBase):

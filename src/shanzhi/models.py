@@ -3,6 +3,7 @@
 from shanzhi.accounts.models import ApiToken, LoginThrottle, RoleAssignment, User, WebSession  # noqa: F401
 from shanzhi.audit.models import AuditEntry  # noqa: F401
 from shanzhi.db import AppMeta  # noqa: F401
+from shanzhi.detect.models import CategoryCorrection, DetectAlert  # noqa: F401
 from shanzhi.events.models import Event, EventCounter, EventPhoto, EventStep, Notification, OutboxMessage  # noqa: F401
 from shanzhi.geo.models import Region  # noqa: F401
 from shanzhi.orgs.models import Organization  # noqa: F401

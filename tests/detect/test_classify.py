@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from shanzhi.config import get_settings
 from shanzhi.detect import classify
 from shanzhi.detect.cli import register
+from shanzhi.detect.policy import detect_policy
 from shanzhi.errors import InvalidInput
 
 
@@ -62,7 +63,7 @@ def test_it_tells_confusable_categories_apart(model: classify.Model, text: str, 
 def test_it_flags_text_that_is_about_nothing_as_uncertain(model: classify.Model) -> None:
     got = classify.suggest("哈哈哈哈嗯嗯好的")
     assert len(got) == 3 and got[0].uncertain
-    assert got[0].probability < classify.UNCERTAIN_BELOW
+    assert got[0].probability < detect_policy().classify.uncertain_below
 
 
 def test_it_is_sure_about_a_plain_report(model: classify.Model) -> None:

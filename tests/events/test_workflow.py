@@ -139,11 +139,13 @@ def test_a_village_cadre_cannot_take_a_town_tier_event_but_the_town_dispatcher_c
         ("0402", None, "district", "utility", "330203"),
         # Reported for a town as a whole (no village): a village matter starts at the town.
         ("0101", "330203101", "town", "town_office", "330203101"),
+        # No category and none suggested (no Chinese to read): the town sorts it out.
         (None, None, "town", "town_office", "330203101"),
     ],
 )
 def test_routing_proposes_the_tier_and_unit_the_policy_says(session, district, category, region, tier, kind, unit_region):
-    done = make_event(session, category=category, region=region)
+    text = "路边有一堆暴露垃圾，气味很大" if category else "Something is wrong at the gate, please come"
+    done = make_event(session, category=category, region=region, text=text)
     event = service.transition(session, actor=district["admin"], code=done.event.code, name="accept")
     assert event.tier == tier
     assert event.proposed_org_id == district["units"][(kind, unit_region)]

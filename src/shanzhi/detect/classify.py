@@ -36,8 +36,9 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from shanzhi.config import get_settings
-from shanzhi.errors import InvalidInput, ShanzhiError
-from shanzhi.events.catalog import catalog
+from shanzhi.detect.policy import detect_policy
+from shanzhi.errors import InvalidInput
+from shanzhi.events.catalog import catalog, category_name
 
 # jieba announces its dictionary loading on stderr at first use; nobody needs that in a CLI.
 jieba.setLogLevel(logging.WARNING)
@@ -46,8 +47,6 @@ CORPUS_DIR = Path(__file__).parent / "corpus"
 TRAIN_PATH = CORPUS_DIR / "train.jsonl"
 HELDOUT_PATH = CORPUS_DIR / "heldout.jsonl"
 MAX_CHARS = 2000
-# Below this top probability a dispatcher should choose the category by hand.
-UNCERTAIN_BELOW = 0.45
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 _lock = threading.Lock()
@@ -125,13 +124,6 @@ def _build_pipeline() -> Pipeline:
     # gives it probabilities so "uncertain" means something.
     clf = CalibratedClassifierCV(LinearSVC(C=0.3), method="sigmoid", cv=3)
     return Pipeline([("features", features), ("clf", clf)])
-
-
-def category_name(code: str) -> str:
-    try:
-        return catalog().category(code).name
-    except ShanzhiError:  # a district catalog may have dropped a category the corpus still has
-        return code
 
 
 def check_text(text: str) -> str:
@@ -258,7 +250,7 @@ def reset_cache() -> None:
 def _suggestions(model: Model, probs: np.ndarray, k: int) -> list[Suggestion]:
     codes = model.codes
     order = np.argsort(-probs)[:k]
-    uncertain = bool(probs[order[0]] < UNCERTAIN_BELOW)
+    uncertain = bool(probs[order[0]] < detect_policy().classify.uncertain_below)
     return [Suggestion(code=codes[i], name=category_name(codes[i]), probability=float(probs[i]),
                        uncertain=uncertain) for i in order]
 

@@ -27,12 +27,11 @@ from sqlalchemy.orm import Session
 
 from shanzhi.accounts.authz import Actor
 from shanzhi.db import as_utc
+from shanzhi.detect.text import METRES_PER_DEGREE_LAT, haversine_m, text_similarity
 from shanzhi.events.models import OPEN_STATUSES, Event
 from shanzhi.events.service import get_event, reach_filter
 from shanzhi.policy.loader import policy_path
 
-EARTH_RADIUS_M = 6_371_008.8
-METRES_PER_DEGREE_LAT = math.pi * EARTH_RADIUS_M / 180
 # Rows read per lookup at most: a real cluster of duplicates is a few reports, never hundreds.
 MAX_ROWS = 200
 # The space score of a match by place name rather than distance (region-only reports, disputes).
@@ -96,32 +95,6 @@ def load_policy(path: Path) -> DuplicatePolicy:
 @lru_cache
 def duplicate_policy() -> DuplicatePolicy:
     return load_policy(policy_path("duplicates.toml"))
-
-
-# -- similarity --------------------------------------------------------------------------------
-
-
-def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-def _bigrams(text: str) -> set[str]:
-    # Chinese has no spaces: character bigrams of the text without punctuation and blanks.
-    chars = "".join(c for c in text.lower() if c.isalnum())
-    if len(chars) < 2:
-        return {chars} if chars else set()
-    return {chars[i:i + 2] for i in range(len(chars) - 1)}
-
-
-def text_similarity(a: str, b: str) -> float:
-    """Jaccard similarity of the character bigrams (0–1)."""
-    x, y = _bigrams(a), _bigrams(b)
-    if not x or not y:
-        return 0.0
-    return len(x & y) / len(x | y)
 
 
 # -- lookup ------------------------------------------------------------------------------------

@@ -38,11 +38,13 @@ def list_events(
     region: Annotated[str | None, Query(max_length=18)] = None,
     channel: Annotated[str | None, Query(max_length=16)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
+    deadline: Annotated[str | None, Query(max_length=8, description="none|normal|yellow|red")] = None,
+    sort: Annotated[str, Query(max_length=8, description="newest|oldest|due")] = "newest",
     page: Annotated[int, Query(ge=1)] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     rows, total = service.list_events(session, actor=actor, status=status, category=category, region=region,
-                                      channel=channel, q=q, page=page, size=size)
+                                      channel=channel, q=q, deadline=deadline, sort=sort, page=page, size=size)
     return {"items": [service.event_dict(e) for e in rows], "total": total, "page": page, "size": size}
 
 

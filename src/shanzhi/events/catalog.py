@@ -186,3 +186,11 @@ def catalog() -> Catalog:
     path = policy_path("catalog.toml")
     with path.open("rb") as f:
         return Catalog.model_validate(tomllib.load(f))
+
+
+def category_name(code: str) -> str:
+    """The category's name, or the bare code when a district's catalog has dropped it."""
+    try:
+        return catalog().category(code).name
+    except InvalidInput:
+        return code

@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 
 from shanzhi.accounts.authz import Actor
 from shanzhi.db import as_utc
+from shanzhi.detect import disputes
+from shanzhi.detect.models import CategoryCorrection
 from shanzhi.errors import Conflict, InvalidInput, NotFound
 from shanzhi.events import deadlines, routing
 from shanzhi.events.catalog import Category, catalog
 from shanzhi.events.models import OPEN_STATUSES, Event
-from shanzhi.events.notify import assigned, notify
+from shanzhi.events.notify import assigned, happening, notify
 from shanzhi.geo.models import Region
 from shanzhi.orgs.models import Organization
 
@@ -33,6 +35,7 @@ class StepContext:
     inputs: dict[str, Any]
     now: datetime
     data: dict[str, Any] = field(default_factory=dict)  # recorded on the timeline step
+    step: str = ""  # the transition's name
 
     @property
     def category(self) -> Category | None:
@@ -182,3 +185,46 @@ def _merge(ctx: StepContext) -> None:
         raise Conflict("Merge into another open event", "只能合并到另一条未办结的事件", code="bad_merge")
     ctx.event.merged_into_id = into.id
     ctx.data.update(into=into.code)
+    notify(ctx.session, [happening(ctx.event, "merged", f"{ctx.event.code}:merged", into=into.code)], now=ctx.now)
+
+
+@effect("share_result")
+def _share_result(ctx: StepContext) -> None:
+    """The duplicates merged into this event (and into those, at any depth) get its result, and
+    their reporters are told: one problem, one answer to everyone who reported it."""
+    from shanzhi.events.service import record_step
+
+    master, told = ctx.event, []
+    parents = [master.id]
+    while parents:
+        children = ctx.session.scalars(select(Event).where(Event.merged_into_id.in_(parents))).all()
+        for child in children:
+            child.result_text, child.closed_at = master.result_text, ctx.now
+            record_step(ctx.session, child, actor=ctx.actor, action="share_result", before=child.status,
+                        note=master.result_text, data={"from": master.code}, at=ctx.now)
+            told.append(happening(child, "merged_closed", f"{child.code}:merged_closed", into=master.code))
+        parents = [c.id for c in children]
+    notify(ctx.session, told, now=ctx.now)
+    if told:
+        ctx.data.update(shared_with=len(told))
+
+
+@effect("recategorize")
+def _recategorize(ctx: StepContext) -> None:
+    """The dispatcher's category, when it differs from the event's, replaces it and is kept as a
+    correction for retraining the classifier (`shanzhi detect retrain`)."""
+    code = ctx.inputs.get("category")
+    e = ctx.event
+    if not code or code == e.category_code:
+        return
+    catalog().category(code)  # raises unknown_category
+    ctx.session.add(CategoryCorrection(event_id=e.id, text=e.text, previous_code=e.category_code,
+                                       previous_source=e.category_source, chosen_code=code,
+                                       actor_id=ctx.actor.user_id, at=ctx.now))
+    ctx.data.update(category_from=e.category_code, category_to=code)
+    e.category_code, e.category_source = code, "corrected"
+
+
+@effect("dispute_watch")
+def _dispute_watch(ctx: StepContext) -> None:
+    disputes.check_step(ctx.session, ctx.event, ctx.step, now=ctx.now)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from shanzhi.accounts.authz import Actor, Target, authorize
 from shanzhi.accounts.crypto import encrypt_text
 from shanzhi.db import utcnow
+from shanzhi.detect import on_intake
 from shanzhi.errors import Conflict, InvalidInput, NotFound
 from shanzhi.events.catalog import catalog
 from shanzhi.events.codes import new_secret, next_code, secret_hash
@@ -122,9 +123,13 @@ def submit(session: Session, *, actor: Actor | None, report: Report) -> Submitte
     code = next_code(session, district=(region_code[:6], names[region_code[:6]]),
                      town=(town, names[town]) if town else None, at=now)
     secret = new_secret()
+    category, source, suggested = report.category, "chosen" if report.category else "unknown", []
+    if category is None:
+        category, suggested = on_intake.suggest_category(report.text)
+        source = "suggested" if category else "unknown"
     event = Event(
         code=code, tracking_hash=secret_hash(code, secret), text=report.text.strip(),
-        category_code=report.category, category_source="chosen" if report.category else "unknown",
+        category_code=category, category_source=source,
         urgency=report.urgency, channel=report.channel, lon=lon, lat=lat, address=report.address,
         region_code=region_code, town_code=town,
         village_code=region_code[:12] if len(region_code) >= 12 else None,
@@ -136,5 +141,7 @@ def submit(session: Session, *, actor: Actor | None, report: Report) -> Submitte
     session.add(event)
     session.flush()
     record_step(session, event, actor=actor, action="report", before=None,
-                data={"channel": report.channel, "category": report.category}, at=now)
+                data={"channel": report.channel, "category": category, **({"suggested": suggested} if suggested else {})},
+                at=now)
+    on_intake.after_intake(session, event)
     return Submitted(event, secret, True)

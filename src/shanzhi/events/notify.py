@@ -32,8 +32,8 @@ from shanzhi.policy.loader import permissions, policy_path
 
 # -- policy: who is told of what ---------------------------------------------------------------
 
-KINDS = ("deadline_yellow", "deadline_red", "escalated", "assigned")
-PLACEHOLDERS = frozenset({"code", "category", "tier", "due", "text"})
+KINDS = ("deadline_yellow", "deadline_red", "escalated", "assigned", "merged", "merged_closed")
+PLACEHOLDERS = frozenset({"code", "category", "tier", "due", "text", "result", "into"})
 Placement = Literal["unit", "village", "town", "district", "tier", "any"]
 
 
@@ -49,7 +49,8 @@ class Recipient(_Strict):
 class HappeningPolicy(_Strict):
     label: str = Field(min_length=1)
     message: str = Field(min_length=1, max_length=400)
-    to: tuple[Recipient, ...]
+    to: tuple[Recipient, ...] = ()
+    reporter: bool = False  # also tell the signed-in user who reported the event
 
     @model_validator(mode="after")
     def _known_placeholders(self) -> HappeningPolicy:
@@ -103,11 +104,15 @@ class Happening:
     due_at: datetime | None
     text: str
     dedupe_key: str
+    reporter_id: int | None = None
+    result: str | None = None
+    into: str | None = None  # the event a duplicate was merged into
 
 
-def happening(event: Event, kind: str, dedupe_key: str) -> Happening:
+def happening(event: Event, kind: str, dedupe_key: str, *, into: str | None = None) -> Happening:
     return Happening(kind, event.id, event.code, event.region_code, event.assigned_org_id, event.tier,
-                     event.category_code, as_utc(event.due_at), event.text, dedupe_key)
+                     event.category_code, as_utc(event.due_at), event.text, dedupe_key,
+                     reporter_id=event.reporter_id, result=event.result_text, into=into)
 
 
 def assigned(event: Event) -> Happening:
@@ -145,7 +150,8 @@ def recipients(session: Session, happenings: Sequence[Happening]) -> list[set[in
             elif (n := _scope_length(rule.at, h.tier)) is not None and len(h.region_code) >= n:
                 scopes.add(h.region_code[:n])
     if not roles or not (scopes or orgs):
-        return [set() for _ in happenings]
+        return [{h.reporter_id} if policy.happenings[h.kind].reporter and h.reporter_id is not None else set()
+                for h in happenings]
     rows = session.execute(
         select(RoleAssignment.user_id, RoleAssignment.role, RoleAssignment.org_id, Region.code)
         .join(Region, Region.id == RoleAssignment.region_id)
@@ -170,6 +176,8 @@ def recipients(session: Session, happenings: Sequence[Happening]) -> list[set[in
                     users |= by_scope.get((rule.role, scope), set())
             elif (n := _scope_length(rule.at, h.tier)) is not None and len(h.region_code) >= n:
                 users |= by_scope.get((rule.role, h.region_code[:n]), set())
+        if policy.happenings[h.kind].reporter and h.reporter_id is not None:
+            users.add(h.reporter_id)
         out.append(users)
     return out
 
@@ -183,7 +191,10 @@ def _message(template: str, h: Happening) -> str:
     tier = next((t.name for t in cat.tiers if t.code == h.tier), h.tier or "—")
     due = h.due_at.astimezone(work_calendar().tz).strftime("%Y-%m-%d %H:%M") if h.due_at else "—"
     text = h.text if len(h.text) <= 40 else h.text[:39] + "…"
-    return template.format(code=h.code, category=category, tier=tier, due=due, text=text)[:500]
+    result = h.result or "—"
+    result = result if len(result) <= 120 else result[:119] + "…"
+    return template.format(code=h.code, category=category, tier=tier, due=due, text=text, result=result,
+                           into=h.into or "—")[:500]
 
 
 def notify(session: Session, happenings: Sequence[Happening], *, now: datetime | None = None) -> int:

@@ -8,12 +8,12 @@ import io
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from shanzhi.accounts.authz import Actor, authorize
 from shanzhi.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from shanzhi.events.models import Event, EventPhoto
-from shanzhi.events.service import record_step, target
+from shanzhi.events.service import get_event, record_step, target
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PHOTOS = 9
@@ -76,3 +76,12 @@ def get_photo(session: Session, *, actor: Actor, code: str, photo_id: int) -> Ev
         raise NotFound("Photo not found", "照片不存在", code="not_found")
     authorize(session, actor, "event.read", target(event))
     return photo
+
+
+def list_photos(session: Session, *, actor: Actor, code: str) -> list[EventPhoto]:
+    """The event's photos in upload order, without their image bytes (fetched one by one by URL)."""
+    event = get_event(session, actor=actor, code=code)
+    stmt = (select(EventPhoto).where(EventPhoto.event_id == event.id)
+            .options(defer(EventPhoto.content, raiseload=True), defer(EventPhoto.thumbnail, raiseload=True))
+            .order_by(EventPhoto.id))
+    return list(session.scalars(stmt))

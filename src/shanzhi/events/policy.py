@@ -56,7 +56,7 @@ class Transition(_Strict):
     effects: tuple[str, ...] = ()
 
 
-INPUTS = ("reason", "result", "unit", "into", "amount", "rating")
+INPUTS = ("reason", "result", "unit", "into", "amount", "rating", "category")
 
 
 class WorkflowPolicy(_Strict):

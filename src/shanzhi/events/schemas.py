@@ -27,6 +27,7 @@ class StepIn(BaseModel):
     unit: str | None = Field(default=None, max_length=32)
     into: str | None = Field(default=None, max_length=32)
     amount: float | None = Field(default=None, gt=0, le=365)
+    category: str | None = Field(default=None, max_length=4)  # accept: the dispatcher's category
 
 
 class RatingIn(BaseModel):

@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,7 +23,13 @@ from shanzhi.events import deadlines, routing
 from shanzhi.events.catalog import catalog
 from shanzhi.events.codes import secret_hash
 from shanzhi.events.effects import EFFECTS, StepContext
-from shanzhi.events.models import Event, EventStep, OutboxMessage
+from shanzhi.events.models import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    Event,
+    EventStep,
+    OutboxMessage,
+)
 from shanzhi.events.policy import workflow
 from shanzhi.policy.loader import permissions
 
@@ -67,15 +73,38 @@ def reach_filter(actor: Actor, action: str) -> Any:
     return or_(*clauses) if clauses else Event.id.is_(None)
 
 
-def list_events(
-    session: Session, *, actor: Actor, status: str | None = None, category: str | None = None,
-    region: str | None = None, channel: str | None = None, q: str | None = None, page: int = 1, size: int = 50,
-) -> tuple[list[Event], int]:
-    from sqlalchemy import func
+DEADLINE_STATES = {"none": "无时限", "normal": "正常", "yellow": "黄灯预警", "red": "红灯超期"}
+# List orders by name: the newest reports first (the default), the oldest, or the nearest deadline.
+ORDERS: dict[str, tuple[Any, ...]] = {
+    "newest": (Event.id.desc(),),
+    "oldest": (Event.id.asc(),),
+    "due": (Event.due_at.is_(None), Event.due_at.asc(), Event.id.desc()),
+}
 
-    if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"page must be ≥ 1 and size 1–{MAX_PAGE_SIZE}",
-                           f"页码应 ≥ 1，每页条数应为 1–{MAX_PAGE_SIZE}", code="invalid_paging")
+
+def _deadline_clause(state: str, now: datetime) -> Any:
+    """Events whose deadline state is `state` as `event_dict` shows it: open events as of now
+    (from their yellow and due marks), finished ones as last marked."""
+    if state not in DEADLINE_STATES:
+        raise InvalidInput(f"Unknown deadline state {state!r}", f"未知时限状态 {state!r}", code="unknown_deadline")
+    live = {
+        "none": Event.due_at.is_(None),
+        "normal": and_(Event.due_at.is_not(None), Event.yellow_at > now),
+        "yellow": and_(Event.yellow_at <= now, Event.due_at >= now),
+        "red": Event.due_at < now,
+    }[state]
+    return or_(and_(Event.status.in_(OPEN_STATUSES), live),
+               and_(Event.status.in_(FINAL_STATUSES), Event.deadline_state == state))
+
+
+def events_query(
+    *, actor: Actor, status: str | None = None, category: str | None = None, region: str | None = None,
+    channel: str | None = None, q: str | None = None, deadline: str | None = None, sort: str = "newest",
+    now: datetime | None = None,
+) -> Select[tuple[Event]]:
+    """The events in the actor's reach matching the filters, in the named order (lists, exports)."""
+    if sort not in ORDERS:
+        raise InvalidInput(f"Unknown order {sort!r}", f"未知排序方式 {sort!r}", code="unknown_sort")
     stmt = select(Event).where(reach_filter(actor, "event.read"))
     if status:
         if status not in workflow().statuses:
@@ -89,20 +118,46 @@ def list_events(
         stmt = stmt.where(Event.channel == channel)
     if q:
         stmt = stmt.where(or_(Event.text.contains(q, autoescape=True), Event.code == q))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(Event.id.desc()).offset((page - 1) * size).limit(size)).all()
+    if deadline:
+        stmt = stmt.where(_deadline_clause(deadline, now or utcnow()))
+    return stmt.order_by(*ORDERS[sort])
+
+
+def list_events(
+    session: Session, *, actor: Actor, status: str | None = None, category: str | None = None,
+    region: str | None = None, channel: str | None = None, q: str | None = None, page: int = 1, size: int = 50,
+    deadline: str | None = None, sort: str = "newest",
+) -> tuple[list[Event], int]:
+    if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"page must be ≥ 1 and size 1–{MAX_PAGE_SIZE}",
+                           f"页码应 ≥ 1，每页条数应为 1–{MAX_PAGE_SIZE}", code="invalid_paging")
+    stmt = events_query(actor=actor, status=status, category=category, region=region, channel=channel, q=q,
+                        deadline=deadline, sort=sort)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = session.scalars(stmt.offset((page - 1) * size).limit(size)).all()
     return list(rows), total
 
 
 # -- the transition engine -------------------------------------------------------------------
 
 
-def _check_tier(session: Session, actor: Actor, event: Event, action: str) -> None:
-    tier = event.tier or routing.propose(session, category=catalog().category(event.category_code)
+def _tier_of(session: Session, event: Event) -> str:
+    """The event's tier, or before acceptance the one routing would give it."""
+    return event.tier or routing.propose(session, category=catalog().category(event.category_code)
                                          if event.category_code else None, region_code=event.region_code).tier
-    limit = routing.tier_code_length(tier)
-    if any(len(g.scope_code) <= limit for g in grants_for(actor, action, target(event))):
+
+
+def within_tier(session: Session, actor: Actor, event: Event, action: str) -> bool:
+    """Whether one of the actor's assignments for `action` sits at or above the event's tier:
+    a village cadre cannot dispatch a town matter, even inside her village."""
+    limit = routing.tier_code_length(_tier_of(session, event))
+    return any(len(g.scope_code) <= limit for g in grants_for(actor, action, target(event)))
+
+
+def _check_tier(session: Session, actor: Actor, event: Event, action: str) -> None:
+    if within_tier(session, actor, event, action):
         return
+    tier = _tier_of(session, event)
     audit.record_durably(session, action=action, actor_id=actor.user_id, actor_name=actor.name,
                          target_type="event", target_id=event.code, region_code=event.region_code,
                          outcome="denied", detail={"reason": "above_tier", "tier": tier})
@@ -144,7 +199,7 @@ def transition(
         if len(str(inputs.get(text_field) or "")) > 2000:
             raise InvalidInput(f"{text_field} is too long (max 2000)", "内容过长（最多 2000 字）", code="too_long")
     now = now or utcnow()
-    ctx = StepContext(session, actor, event, inputs, now)
+    ctx = StepContext(session, actor, event, inputs, now, step=name)
     for name_of_effect in step.effects:
         EFFECTS[name_of_effect](ctx)
     before = event.status
@@ -189,6 +244,11 @@ def record_step(
 # -- views -----------------------------------------------------------------------------------
 
 
+def deadline_state(event: Event, now: datetime) -> str:
+    """none / normal / yellow / red: as of now while open; a finished event keeps its last mark."""
+    return deadlines.state_at(event, now) if event.status in OPEN_STATUSES else event.deadline_state
+
+
 def event_dict(event: Event, *, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     cat = catalog().category(event.category_code) if event.category_code else None
@@ -205,8 +265,7 @@ def event_dict(event: Event, *, now: datetime | None = None) -> dict[str, Any]:
         "tier": event.tier, "proposed_tier": event.proposed_tier, "assigned_org_id": event.assigned_org_id,
         "proposed_org_id": event.proposed_org_id, "routing_overridden": event.routing_overridden,
         "policy_version": event.policy_version, "due_at": iso(event.due_at), "yellow_at": iso(event.yellow_at),
-        "deadline_state": deadlines.state_at(event, now) if event.status not in ("closed", "rejected", "merged")
-        else event.deadline_state,
+        "deadline_state": deadline_state(event, now),
         "escalations": event.escalations, "reworks": event.reworks, "pending_extension": event.pending_extension,
         "result": event.result_text, "rating": event.rating, "version": event.version,
         "created_at": iso(event.created_at), "accepted_at": iso(event.accepted_at),
@@ -246,6 +305,8 @@ def track(session: Session, *, code: str, secret: str) -> dict[str, Any]:
     view = event_dict(event)
     public = {k: view[k] for k in ("code", "status", "status_label", "category", "created_at", "closed_at",
                                    "result", "rating")}
+    if event.merged_into_id is not None:  # a duplicate: the reporter follows the event it joined
+        public["merged_into"] = session.scalar(select(Event.code).where(Event.id == event.merged_into_id))
     return {**public, "timeline": timeline(session, event, public_only=True)}
 
 

@@ -7,7 +7,8 @@
                    "#b07aa1", "#ff9da7", "#9c755f", "#86bcb6"];
   const $ = (id) => document.getElementById(id);
 
-  const map = L.map("map", { zoomSnap: 0.25, attributionControl: !!config.tileUrl });
+  // Without tiles Leaflet would zoom without end; 19 is street level, as on tile maps.
+  const map = L.map("map", { zoomSnap: 0.25, maxZoom: 19, attributionControl: !!config.tileUrl });
   if (config.tileUrl) {
     L.tileLayer(config.tileUrl, { attribution: config.tileAttribution || "" }).addTo(map);
   }
@@ -177,5 +178,189 @@
     const code = location.hash.slice(1);
     if (/^\d{6,18}$/.test(code) && (!current || current.code !== code)) select(code);
   });
+
+  // -- layers ----------------------------------------------------------------------------------
+  // Generic over GET /api/v1/map/layers: a new layer of a standard kind (points, regions,
+  // choropleth, heat) needs no change here. Feature properties the server may set are described
+  // in src/shanzhi/web/layers.py.
+  const LAYER_PANES = { choropleth: 405, regions: 410, points: 450 };  // heat: Leaflet.heat's overlay pane
+  Object.entries(LAYER_PANES).forEach(([kind, z]) => { map.createPane("layers-" + kind).style.zIndex = z; });
+  const STORE = "shanzhi.map.layers";
+  const layerStates = [];
+
+  function remembered() {
+    try { return JSON.parse(localStorage.getItem(STORE) || "{}"); } catch (e) { return {}; }
+  }
+
+  function remember() {
+    const choice = Object.fromEntries(layerStates.map((s) => [s.def.key, s.on]));
+    try { localStorage.setItem(STORE, JSON.stringify(choice)); } catch (e) { /* private mode: not kept */ }
+  }
+
+  function viewParams() {
+    const b = map.getBounds().pad(0.1);
+    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+    const box = [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90),
+                 clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)];
+    return "bbox=" + box.map((v) => v.toFixed(6)).join(",") + "&zoom=" + map.getZoom();
+  }
+
+  function popupContent(p) {
+    return el("div", { class: "layer-popup" },
+      p.title ? el("strong", {}, p.title) : [],
+      p.popup ? el("dl", { class: "facts" }, p.popup.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])) : [],
+      p.href ? el("a", { href: p.href }, "查看详情 ›") : []);
+  }
+
+  function describe(feature, layer) {
+    const p = feature.properties || {};
+    if (p.tooltip) layer.bindTooltip(p.tooltip, { direction: "top", sticky: !(layer instanceof L.Marker) });
+    if (p.title || p.popup || p.href) layer.bindPopup(() => popupContent(p), { maxWidth: 300 });
+  }
+
+  function clusterMarker(state, feature, latlng) {
+    const p = feature.properties;
+    const size = Math.round(28 + Math.min(24, 8 * Math.log10(p.count)));
+    const badge = el("span", { style: "background:" + (p.color || "#1e88e5") }, fmt(p.count));
+    const marker = L.marker(latlng, {
+      pane: "layers-points", keyboard: false,
+      icon: L.divIcon({ className: "layer-cluster layer-" + state.def.key, html: badge, iconSize: [size, size] }),
+    });
+    marker.on("click", () => map.setView(latlng, map.getZoom() + 2));
+    return marker;
+  }
+
+  const DRAW = {
+    points: (state, body) => L.geoJSON(body, {
+      pointToLayer: (f, latlng) => (f.properties.count > 1 ? clusterMarker(state, f, latlng) : L.circleMarker(latlng, {
+        pane: "layers-points", radius: 6, color: "#ffffff", weight: 1.5, fillOpacity: 0.95,
+        fillColor: f.properties.color || "#1e88e5", className: "layer-" + state.def.key, bubblingMouseEvents: false,
+      })),
+      onEachFeature: describe,
+    }),
+    regions: (state, body) => L.geoJSON(body, {
+      pane: "layers-regions", interactive: false, className: "layer-" + state.def.key,
+      style: (f) => ({ color: f.properties.color || "#37474f", weight: 1.2, opacity: 0.85, fill: false }),
+    }),
+    choropleth: (state, body) => L.geoJSON(body, {
+      pane: "layers-choropleth", className: "layer-" + state.def.key,
+      style: (f) => ({ color: "#ffffff", weight: 0.8, fillColor: f.properties.color || "#90a4ae", fillOpacity: 0.7 }),
+      onEachFeature: (f, layer) => {
+        if (f.properties.code) {
+          if (f.properties.tooltip) layer.bindTooltip(f.properties.tooltip, { sticky: true });
+          layer.on("click", () => select(f.properties.code));  // as the drill-down's own shapes do
+        } else {
+          describe(f, layer);
+        }
+      },
+    }),
+    // Leaflet.heat fades points by (maxZoom - zoom); pinning maxZoom to the current zoom keeps
+    // the server's cell counts as they are (no tile layer here means maxZoom is Infinity).
+    heat: (state, body) => L.heatLayer(body.points, { ...state.def.options, max: body.max || 1, maxZoom: map.getZoom() }),
+  };
+
+  async function loadLayer(state) {
+    const seq = ++state.seq;
+    state.row.dataset.state = "loading";
+    try {
+      const body = await api("/api/v1/map/layers/" + encodeURIComponent(state.def.key) + "?" + viewParams());
+      if (seq !== state.seq) return;  // the view moved or the box was unticked meanwhile
+      if (state.layer) state.layer.remove();
+      state.layer = DRAW[state.def.kind](state, body).addTo(map);
+      state.note.textContent = (body.summary || "") + (body.truncated ? "（仅显示部分，请放大查看）" : "");
+      state.note.classList.remove("error");
+      state.row.dataset.state = "ready";
+    } catch (err) {
+      if (seq !== state.seq) return;
+      state.note.textContent = "加载失败：" + err.message;
+      state.note.classList.add("error");
+      state.row.dataset.state = "error";
+    }
+  }
+
+  function toggle(state, on) {
+    state.on = on;
+    state.legend.hidden = !on;
+    if (on) {
+      loadLayer(state);
+    } else {
+      state.seq++;  // drop any answer still on its way
+      if (state.layer) state.layer.remove();
+      state.layer = null;
+      state.note.textContent = "";
+      state.row.dataset.state = "off";
+    }
+    remember();
+  }
+
+  function legendFor(def) {
+    if (def.kind === "heat") {
+      const colors = def.legend.map((i) => i.color).join(", ");
+      const first = def.legend[0], last = def.legend[def.legend.length - 1];
+      return el("div", { class: "legend" },
+        el("div", { class: "legend-ramp", style: "background: linear-gradient(to right, " + colors + ")" }),
+        el("div", { class: "legend-ramp-labels" }, el("span", {}, first ? first.label : ""), el("span", {}, last ? last.label : "")));
+    }
+    return el("ul", { class: "legend" }, def.legend.map((item) =>
+      el("li", {}, el("span", { class: "key key-" + def.kind, style: "--key:" + item.color }), item.label)));
+  }
+
+  function layerRow(def, on) {
+    const box = el("input", { type: "checkbox", "data-layer": def.key });
+    box.checked = on;
+    const state = { def, on, seq: 0, layer: null, note: el("span", { class: "layer-note" }), legend: legendFor(def) };
+    state.legend.hidden = !on;
+    state.row = el("div", { class: "layer-row", "data-layer": def.key, "data-state": "off", title: def.description || "" },
+      el("label", {}, box, el("span", { class: "layer-label" }, def.label)), state.note, state.legend);
+    box.addEventListener("change", () => toggle(state, box.checked));
+    return state;
+  }
+
+  const LayerSwitcher = L.Control.extend({
+    options: { position: "topright" },
+    onAdd() {
+      const list = el("div", { class: "layer-list", id: "layer-list" });
+      const head = el("button", { type: "button", class: "layer-head", "aria-expanded": "true", "aria-controls": "layer-list" }, "图层");
+      const box = el("section", { class: "layer-switcher", id: "layer-switcher", "aria-label": "图层" }, head, list);
+      head.addEventListener("click", () => {
+        const open = box.classList.toggle("collapsed") === false;
+        head.setAttribute("aria-expanded", String(open));
+      });
+      if (window.matchMedia("(max-width: 720px)").matches) {
+        box.classList.add("collapsed");
+        head.setAttribute("aria-expanded", "false");
+      }
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    },
+  });
+
+  async function startLayers() {
+    let defs;
+    try {
+      defs = (await api("/api/v1/map/layers")).items.filter((d) => DRAW[d.kind]);
+    } catch (err) {
+      return;  // the map works without layers; the drill-down reports its own errors
+    }
+    if (!defs.length) return;
+    const switcher = new LayerSwitcher().addTo(map);
+    const chosen = remembered();
+    defs.forEach((def) => {
+      const state = layerRow(def, def.key in chosen ? !!chosen[def.key] : def.default_on);
+      layerStates.push(state);
+      switcher.getContainer().querySelector(".layer-list").append(state.row);
+      if (state.on) loadLayer(state);
+    });
+  }
+
+  // One reload per settled view, not one per animation frame of a pan or zoom.
+  let reloadTimer = null;
+  map.on("moveend zoomend", () => {
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(() => layerStates.forEach((s) => s.on && loadLayer(s)), 250);
+  });
+
   start();
+  startLayers();
 })();
