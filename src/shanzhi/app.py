@@ -20,9 +20,12 @@ from shanzhi.events.stats_api import router as stats_router
 from shanzhi.geo.api import router as geo_router
 from shanzhi.http import install_error_handlers
 from shanzhi.web.account_pages import router as account_router
+from shanzhi.web.command_pages import router as command_router
 from shanzhi.web.event_pages import router as event_pages_router
 from shanzhi.web.layers_api import router as map_layers_router
+from shanzhi.web.mobile_pages import router as mobile_pages_router
 from shanzhi.web.pages import router as pages_router
+from shanzhi.web.public_pages import router as public_pages_router
 from shanzhi.web.render import error_page
 
 STATIC = Path(__file__).parent / "web" / "static"
@@ -45,12 +48,15 @@ def create_app(
     install_error_handlers(app, html=error_page)
     app.include_router(geo_router)
     app.include_router(accounts_router)
+    app.include_router(command_router)  # before events: /api/v1/events/clusters is not an event code
     app.include_router(events_router)
     app.include_router(detect_router)
     app.include_router(open311_router)
     app.include_router(stats_router)
     app.include_router(pages_router)
     app.include_router(account_router)
+    app.include_router(mobile_pages_router)
+    app.include_router(public_pages_router)
     app.include_router(event_pages_router)
     app.include_router(map_layers_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

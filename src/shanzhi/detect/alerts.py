@@ -9,6 +9,7 @@ reopening comes back to the inbox, because that is new information.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from shanzhi.accounts.authz import Actor, require_somewhere, scope_prefixes
 from shanzhi.audit import service as audit
-from shanzhi.db import as_utc, for_update, utcnow
+from shanzhi.db import as_utc, for_update, transaction, utcnow
 from shanzhi.detect.hotspots import find_hotspots
 from shanzhi.detect.models import DetectAlert
 from shanzhi.detect.trends import find_trends
@@ -87,18 +88,29 @@ def _trend_finding(t: Any) -> Finding:
     )
 
 
-def scan(session: Session, *, now: datetime | None = None) -> dict[str, int]:
-    """Find hotspots and trends over every district and raise their alerts."""
+def findings(session: Session, *, now: datetime | None = None) -> list[Finding]:
+    """Hotspots and trends over every district (reads only)."""
     now = now or utcnow()
     roots = session.scalars(select(Region.code).where(Region.parent_id.is_(None))).all()
-    counts = {"hotspot": 0, "trend": 0}
+    out: list[Finding] = []
     for root in roots:
-        for h in find_hotspots(session, region=root, now=now):
-            raise_alert(session, _hotspot_finding(h), now=now)
-            counts["hotspot"] += 1
-        for t in find_trends(session, region=root, now=now):
-            raise_alert(session, _trend_finding(t), now=now)
-            counts["trend"] += 1
+        out += [_hotspot_finding(h) for h in find_hotspots(session, region=root, now=now)]
+        out += [_trend_finding(t) for t in find_trends(session, region=root, now=now)]
+    return out
+
+
+def scan(factory: Callable[[], Session], *, now: datetime | None = None) -> dict[str, int]:
+    """Find hotspots and trends and raise their alerts. The search runs in a read transaction
+    and the writes in a short one, so SQLite's writers never wait on the clustering."""
+    now = now or utcnow()
+    with transaction(factory, write=False) as session:
+        found = findings(session, now=now)
+    with transaction(factory) as session:
+        for finding in found:
+            raise_alert(session, finding, now=now)
+    counts = {kind: 0 for kind in ("hotspot", "trend")}
+    for finding in found:
+        counts[finding.kind] += 1
     return counts
 
 

@@ -7,13 +7,24 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
 
-from shanzhi.detect import classify
+from shanzhi.db import session_scope
+from shanzhi.detect import alerts, classify
+from shanzhi.detect.corrections import export_corrections
+from shanzhi.errors import ShanzhiError
 from shanzhi.terminal import console, errors
 
 
+def _require_schema(session: Session) -> None:
+    if not inspect(session.connection()).has_table("category_corrections"):
+        raise ShanzhiError("The database has no schema yet: run `shanzhi init` first",
+                           "数据库尚未初始化，请先运行 shanzhi init", code="no_schema")
+
+
 def register(app: typer.Typer) -> None:
-    detect_app = typer.Typer(help="事件分类模型：评估、重新训练。Category classifier.",
+    detect_app = typer.Typer(help="智能发现：分类模型评估与训练、预警扫描。Classifier and alert scans.",
                              no_args_is_help=True)
 
     @detect_app.command("eval")
@@ -41,12 +52,30 @@ def register(app: typer.Typer) -> None:
 
     @detect_app.command("retrain")
     def retrain(
-        extra: Annotated[Path | None, typer.Option("--extra", help="追加的纠正样本 JSONL corrections")] = None,
+        extra: Annotated[Path | None, typer.Option(
+            "--extra", help="追加的纠正样本 JSONL（默认：数据库中派遣员的纠正记录）corrections file")] = None,
     ) -> None:
-        """用内置语料（加纠正样本）重新训练并保存。Retrain from the shipped corpus (+ corrections)."""
-        with errors(), console.status("训练中 training…"):
-            model = classify.train(extra)
+        """用内置语料加派遣员纠正记录重新训练并保存。Retrain from the shipped corpus plus dispatchers' corrections."""
+        with errors():
+            if extra is None:
+                with session_scope() as session:
+                    _require_schema(session)
+                    extra, n = export_corrections(session)
+                console.print(f"纠正记录 corrections: {n}", highlight=False)
+            with console.status("训练中 training…"):
+                model = classify.train(extra)
         console.print(f"已保存 saved {classify.model_path()}  样本 n={model.n_train}  "
                       f"用时 {model.train_seconds:.1f}s", highlight=False)
+
+    @detect_app.command("scan")
+    def scan_() -> None:
+        """查找高发点位和上升趋势，写入指挥中心预警。Find hotspots and trends; raise their alerts."""
+        from shanzhi.db import get_engine, session_factory
+
+        with errors():
+            with session_scope() as session:
+                _require_schema(session)
+            found = alerts.scan(session_factory(get_engine()))
+        console.print(f"高发点位 hotspots={found['hotspot']}  上升趋势 trends={found['trend']}", highlight=False)
 
     app.add_typer(detect_app, name="detect")

@@ -35,6 +35,8 @@ from sqlalchemy.orm import Session
 from shanzhi.accounts.authz import Actor
 from shanzhi.accounts.service import system_actor
 from shanzhi.db import as_utc, for_update_skip_locked, transaction, utcnow
+from shanzhi.detect import alerts
+from shanzhi.detect.policy import detect_policy
 from shanzhi.events import deadlines
 from shanzhi.events.catalog import catalog
 from shanzhi.events.models import OPEN_STATUSES, Event
@@ -285,6 +287,7 @@ def run(session_factory: Callable[[], Session], *, interval: float = 30.0, once:
     and retried next round: its uncommitted batch was rolled back and is still due."""
     stop = stop or threading.Event()
     out = out or console
+    next_scan = 0.0
     while True:
         started, clock = utcnow(), time.perf_counter()
         try:
@@ -297,8 +300,26 @@ def run(session_factory: Callable[[], Session], *, interval: float = 30.0, once:
                               highlight=False)
         else:
             _show(out, result, started, time.perf_counter() - clock)
+        if time.monotonic() >= next_scan:
+            next_scan = time.monotonic() + detect_policy().scan.interval_minutes * 60
+            _scan(session_factory, out, once=once)
         if once or stop.wait(interval):
             return
+
+
+def _scan(session_factory: Callable[[], Session], out: Console, *, once: bool) -> None:
+    """Hotspots and trends for the command center's inbox; a failure waits for the next scan."""
+    clock = time.perf_counter()
+    try:
+        found = alerts.scan(session_factory)
+    except Exception as exc:
+        if once:
+            raise
+        log.exception("worker: detection scan failed")
+        err_console.print(f"[bold red]预警扫描失败[/]。detection scan failed: {exc!r}", highlight=False)
+        return
+    out.print(f"预警扫描：高发点位 {found['hotspot']}，上升趋势 {found['trend']}（{time.perf_counter() - clock:.1f}s）"
+              f"[dim] scan: hotspots={found['hotspot']} trends={found['trend']}[/]", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -43,8 +43,8 @@ from typing import Any, Literal, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 import shapely
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from shanzhi.accounts.authz import Actor, holds, require_somewhere
 from shanzhi.db import as_utc, utcnow
@@ -215,17 +215,21 @@ def degrees_per_pixel(zoom: float) -> float:
 
 
 def grid_cells(lon: Any, lat: Any, bbox: BBox, *, zoom: float, pixels: float, max_cells: int) -> tuple[Any, Any]:
-    """SQL expressions numbering the cell of a regular grid over `bbox` that (lon, lat) falls in,
-    for GROUP BY. Cells span about `pixels` screen pixels at `zoom`, coarser when the box would
-    need more than `max_cells`, so an answer's size never depends on how much data there is."""
+    """SQL expressions numbering the grid cell (lon, lat) falls in, for GROUP BY.
+
+    Cells span about `pixels` screen pixels at `zoom`, coarser when `bbox` would need more than
+    `max_cells`, so an answer's size never depends on how much data there is. The grid is
+    anchored at (-180°, -90°), so cells stay put while the map pans.
+    """
     size_lon = pixels * degrees_per_pixel(zoom)
-    size_lat = size_lon * math.cos(math.radians((bbox.south + bbox.north) / 2))  # square on screen
+    # Square on the screen (Mercator); the latitude is rounded so a pan does not reshape cells.
+    size_lat = size_lon * math.cos(math.radians(round((bbox.south + bbox.north) / 2)))
     needed = math.ceil((bbox.east - bbox.west) / size_lon) * math.ceil((bbox.north - bbox.south) / size_lat)
     if needed > max_cells:
         grow = math.sqrt(needed / max_cells) * 1.01
         size_lon, size_lat = size_lon * grow, size_lat * grow
     # round(x - 0.5) is floor(x) on SQLite and PostgreSQL alike (SQLite may be built without floor()).
-    return (func.round((lon - bbox.west) / size_lon - 0.5), func.round((lat - bbox.south) / size_lat - 0.5))
+    return (func.round((lon + 180.0) / size_lon - 0.5), func.round((lat + 90.0) / size_lat - 0.5))
 
 
 def _in_bbox(bbox: BBox) -> list[Any]:
@@ -240,7 +244,7 @@ OUTLINE_LEVEL_BY_ZOOM = ((0.0, "district"), (10.0, "town"), (12.0, "village"), (
 
 
 @layer("regions", "区域边界", kind="regions", action="region.read",
-       legend=(LegendItem("随缩放显示镇街、村社、网格或微网格边界", "#37474f"),),
+       legend=(LegendItem("边界线（随缩放逐级细化）", "#37474f"),),
        description="放大地图时逐级显示更细的区域边界")
 def regions_layer(session: Session, *, actor: Actor, bbox: BBox, zoom: float,
                   params: Mapping[str, str]) -> dict[str, Any]:
@@ -255,17 +259,22 @@ def regions_layer(session: Session, *, actor: Actor, bbox: BBox, zoom: float,
                   if 0 < counts.get(lv.code_length, 0) <= MAX_FEATURES), None)
     if level is None:
         return feature_collection([], summary="视野内没有区域")
+    # Shallower leaves too (a street office without communities), so no part of the view is blank.
+    child = aliased(Region)
+    leaf = ~select(child.id).where(child.parent_id == Region.id).exists()
+    depth = func.length(Region.code)
     rows = session.execute(
-        select(Region.code, Region.name, Region.geometry_wkb)
-        .where(func.length(Region.code) == level.code_length, *overlaps).order_by(Region.code)).all()
+        select(Region.code, Region.name, Region.level, Region.geometry_wkb)
+        .where(or_(depth == level.code_length, and_(depth < level.code_length, leaf)), *overlaps)
+        .order_by(Region.code)).all()
     tolerance = degrees_per_pixel(zoom)  # one screen pixel: invisible, and far fewer vertices
     geoms = shapely.from_wkb([r.geometry_wkb for r in rows])
     features = [
         {"type": "Feature", "geometry": to_geojson(simplify(g, tolerance), precision=6),
-         "properties": {"code": r.code, "name": r.name, "level": level.name, "tooltip": r.name}}
+         "properties": {"code": r.code, "name": r.name, "level": r.level, "tooltip": r.name}}
         for r, g in zip(rows, geoms)
     ]
-    return feature_collection(features, summary=f"{level.label_zh}边界 {len(features):,} 个")
+    return feature_collection(features, summary=f"显示到{level.label_zh}一级，共 {len(features):,} 个")
 
 
 # -- events: open events as points, or clusters when there are many ----------------------------

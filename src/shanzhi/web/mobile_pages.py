@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from shanzhi.accounts.authz import (
@@ -26,12 +25,11 @@ from shanzhi.accounts.authz import (
     widest_scope,
 )
 from shanzhi.accounts.crypto import new_secret
-from shanzhi.accounts.deps import CSRF_HEADER, PageUser, check_csrf
+from shanzhi.accounts.deps import PageUser, check_csrf
 from shanzhi.accounts.models import User
-from shanzhi.detect import classify
+from shanzhi.db import as_utc
 from shanzhi.errors import InvalidInput, ShanzhiError
-from shanzhi.events import intake, photos, service
-from shanzhi.events.catalog import catalog
+from shanzhi.events import actions, intake, photos, service
 from shanzhi.events.models import OPEN_STATUSES, Event
 from shanzhi.events.policy import workflow
 from shanzhi.geo import service as geo
@@ -54,9 +52,8 @@ Text = Annotated[str, Form(max_length=2000)]
 Short = Annotated[str, Form(max_length=200)]
 Code = Annotated[str, Form(max_length=32)]
 
-# The detection endpoint the command center's pages use; until it exists, this page's own.
+# Category suggestions while typing come from the detection API (session cookie + CSRF header).
 CLASSIFY_API = "/api/v1/detect/classify"
-CLASSIFY_LOCAL = "/m/report/classify"
 # The steps a phone offers: close a small matter on the spot, or report the result of one's task.
 TASK_STEPS = ("on_the_spot", "resolve")
 TASK_NOTICES = {"on_the_spot": "已现场办结", "resolve": "处置结果已提交，等待核查"}
@@ -81,15 +78,16 @@ class Listed:
 
 
 def _open_events(session: Session, actor: Actor, statuses: list[str], region: str | None = None) -> Listed:
-    """Events in these statuses within the actor's reach (and `region`), oldest deadline first."""
+    """Events in these statuses within the actor's reach (and `region`), nearest deadline first."""
     found: list[Event] = []
     truncated = False
     for status in statuses:
-        rows, total = service.list_events(session, actor=actor, status=status, region=region, size=LIST_SIZE)
+        rows, total = service.list_events(session, actor=actor, status=status, region=region, sort="due",
+                                          size=LIST_SIZE)
         found += rows
         truncated = truncated or total > len(rows)
     # No deadline yet (not accepted) sorts after every running clock, oldest report first.
-    found.sort(key=lambda e: (e.due_at is None, e.due_at or e.created_at, e.created_at))
+    found.sort(key=lambda e: (e.due_at is None, as_utc(e.due_at or e.created_at)))
     return Listed(found, truncated)
 
 
@@ -145,11 +143,6 @@ def _region_choices(session: Session, actor: Actor) -> list[dict[str, str]]:
     return sorted(choices, key=lambda c: c["code"])
 
 
-def _classify_url(request: Request) -> str:
-    paths = {getattr(r, "path", None) for r in request.app.routes}
-    return CLASSIFY_API if CLASSIFY_API in paths else CLASSIFY_LOCAL
-
-
 def _report_page(
     request: Request, session: Session, user: User, *, error: ShanzhiError | None = None,
     form: dict[str, str] | None = None, reported: dict[str, Any] | None = None, status_code: int = 200,
@@ -161,7 +154,7 @@ def _report_page(
         form["region"] = regions[0]["code"]  # one place to choose: choose it
     context = {
         "title": "事件上报", "categories": category_groups(), "regions": regions, "crs_choices": CRS_CHOICES,
-        "classify_url": _classify_url(request), "form": form, "error": error, "reported": reported,
+        "classify_url": CLASSIFY_API, "form": form, "error": error, "reported": reported,
         # A fresh key per served form: a double tap or a retried upload makes one event.
         "key": new_secret(12),
     }
@@ -172,9 +165,12 @@ def _report_page(
 def report_form(
     request: Request, session: DbSession, user: PageUser,
     reported: Annotated[str | None, Query(max_length=32)] = None,
-) -> HTMLResponse:
+) -> Response:
     actor = _actor(request)
     require_somewhere(session, actor, "event.report")
+    if not scope_prefixes(actor, "event.report"):
+        # A signed-in resident reports for herself, like every resident: the public form.
+        return RedirectResponse("/report", status_code=303)
     done = None
     if reported and EVENT_CODE.match(reported):
         # Read back through the service: only an event this user may see is announced.
@@ -219,34 +215,19 @@ def submit_report(
     return RedirectResponse("/m/report?" + urlencode({"reported": code}), status_code=303)
 
 
-class ClassifyIn(BaseModel):
-    text: str = Field(max_length=classify.MAX_CHARS)
-
-
-@router.post(CLASSIFY_LOCAL)
-def classify_text(request: Request, session: DbSession, user: PageUser, body: ClassifyIn) -> dict[str, Any]:
-    """Category suggestions while the report is typed (until /api/v1/detect/classify exists)."""
-    check_csrf(request, session, request.headers.get(CSRF_HEADER))
-    require_somewhere(session, _actor(request), "event.report")
-    return {"items": [s.as_dict() for s in classify.suggest(body.text)]}
-
-
 # -- /m/tasks ------------------------------------------------------------------------------------
 
 
-def _may(actor: Actor, step: str, event: Event) -> bool:
-    """Whether the phone should offer `step` on this event to this user.
-
-    It must be the actor's own task: through a unit's assignment only when the event is assigned
-    to that unit (a handler sees its unit's events, not its whole town's), through a region
-    assignment anywhere in it. The service checks again when the form is posted."""
-    transition = workflow().transitions[step]
-    if event.status not in transition.from_:
-        return False
-    if step == "on_the_spot" and not (event.category_code and catalog().category(event.category_code).on_the_spot):
-        return False
-    grants = grants_for(actor, transition.action, service.target(event))
-    return any(g.org_id is None or g.org_id == event.assigned_org_id for g in grants)
+def _offered(session: Session, actor: Actor, event: Event) -> list[str]:
+    """The phone's steps to offer on this event: those the workflow would let the actor take now
+    (events.actions, the service's own rules), on the actor's own tasks only. Through a unit's
+    assignment that means events assigned to that unit (a handler sees its unit's events, not its
+    whole town's); through a region assignment, anything in the region."""
+    allowed = {s.name for s in actions.available_steps(session, actor, event)}
+    steps = workflow().transitions
+    return [name for name in TASK_STEPS if name in allowed and any(
+        g.org_id is None or g.org_id == event.assigned_org_id
+        for g in grants_for(actor, steps[name].action, service.target(event)))]
 
 
 def _task_statuses(actor: Actor) -> list[str]:
@@ -266,7 +247,7 @@ def _tasks_page(
     listed = _open_events(session, actor, _task_statuses(actor))
     tasks = []
     for event in listed.events:
-        steps = [s for s in TASK_STEPS if _may(actor, s, event)]
+        steps = _offered(session, actor, event)
         if steps:
             tasks.append((event, steps))
     names = _region_names(session, {e.region_code for e, _ in tasks})
@@ -333,9 +314,9 @@ def grid(request: Request, session: DbSession, user: PageUser) -> HTMLResponse:
     listed = _open_events(session, actor, list(OPEN_STATUSES), region=shown)
     names = _region_names(session, {e.region_code for e in listed.events})
     cards = [_card(service.event_dict(e), names[e.region_code]) for e in listed.events]
-    mine = {e.code for e in listed.events if any(_may(actor, s, e) for s in TASK_STEPS)}
+    mine = {e.code for e in listed.events if _offered(session, actor, e)}
     config = {
-        "region": shown, "highlight": scope if scope != shown else None,
+        "region": shown, "highlight": scope if scope != shown else None, "bbox": region["bbox"],
         "tileUrl": request.app.state.settings.tile_url,
         "events": [{"code": c["code"], "lon": c["lon"], "lat": c["lat"], "state": c["deadline"]["state"],
                     "label": f"{c['code']} {c['category']} · {c['status_label']}"}

@@ -197,12 +197,19 @@
     try { localStorage.setItem(STORE, JSON.stringify(choice)); } catch (e) { /* private mode: not kept */ }
   }
 
-  function viewParams() {
-    const b = map.getBounds().pad(0.1);
+  // Layers are fetched for the view plus a margin, so small pans (a popup making room for
+  // itself) need no reload — and so do not close that popup.
+  function currentView() {
+    const b = map.getBounds().pad(0.25);
     const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
     const box = [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90),
                  clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)];
-    return "bbox=" + box.map((v) => v.toFixed(6)).join(",") + "&zoom=" + map.getZoom();
+    return { zoom: map.getZoom(), bounds: L.latLngBounds([box[1], box[0]], [box[3], box[2]]),
+             query: "bbox=" + box.map((v) => v.toFixed(6)).join(",") + "&zoom=" + map.getZoom() };
+  }
+
+  function covers(view) {
+    return view && view.zoom === map.getZoom() && view.bounds.contains(map.getBounds());
   }
 
   function popupContent(p) {
@@ -215,7 +222,12 @@
   function describe(feature, layer) {
     const p = feature.properties || {};
     if (p.tooltip) layer.bindTooltip(p.tooltip, { direction: "top", sticky: !(layer instanceof L.Marker) });
-    if (p.title || p.popup || p.href) layer.bindPopup(() => popupContent(p), { maxWidth: 300 });
+    if (p.title || p.popup || p.href) {
+      // Pan the popup clear of the layer switcher in the top-right corner.
+      const switcher = document.getElementById("layer-switcher");
+      const right = (switcher ? switcher.offsetWidth : 0) + 24;
+      layer.bindPopup(() => popupContent(p), { maxWidth: 300, autoPanPaddingTopLeft: [16, 16], autoPanPaddingBottomRight: [right, 16] });
+    }
   }
 
   function clusterMarker(state, feature, latlng) {
@@ -261,10 +273,13 @@
 
   async function loadLayer(state) {
     const seq = ++state.seq;
+    const view = currentView();
+    state.view = null;
     state.row.dataset.state = "loading";
     try {
-      const body = await api("/api/v1/map/layers/" + encodeURIComponent(state.def.key) + "?" + viewParams());
+      const body = await api("/api/v1/map/layers/" + encodeURIComponent(state.def.key) + "?" + view.query);
       if (seq !== state.seq) return;  // the view moved or the box was unticked meanwhile
+      state.view = view;
       if (state.layer) state.layer.remove();
       state.layer = DRAW[state.def.kind](state, body).addTo(map);
       state.note.textContent = (body.summary || "") + (body.truncated ? "（仅显示部分，请放大查看）" : "");
@@ -308,7 +323,7 @@
   function layerRow(def, on) {
     const box = el("input", { type: "checkbox", "data-layer": def.key });
     box.checked = on;
-    const state = { def, on, seq: 0, layer: null, note: el("span", { class: "layer-note" }), legend: legendFor(def) };
+    const state = { def, on, seq: 0, layer: null, view: null, note: el("span", { class: "layer-note" }), legend: legendFor(def) };
     state.legend.hidden = !on;
     state.row = el("div", { class: "layer-row", "data-layer": def.key, "data-state": "off", title: def.description || "" },
       el("label", {}, box, el("span", { class: "layer-label" }, def.label)), state.note, state.legend);
@@ -358,7 +373,7 @@
   let reloadTimer = null;
   map.on("moveend zoomend", () => {
     clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(() => layerStates.forEach((s) => s.on && loadLayer(s)), 250);
+    reloadTimer = setTimeout(() => layerStates.forEach((s) => s.on && !covers(s.view) && loadLayer(s)), 250);
   });
 
   start();
