@@ -35,12 +35,11 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[classify.Model]:
 def test_it_scores_the_held_out_reports(model: classify.Model) -> None:
     report = classify.evaluate(classify.HELDOUT_PATH)
     print(report.summary())
-    # Target is top1 0.85–0.90. The held-out set describes situations that appear nowhere in
-    # training, and the corpus is still small, so today's honest floor is lower; raise these
-    # numbers as the corpus (and dispatchers' corrections) grow.
-    assert report.n >= 54 * 6
-    assert report.top1 >= 0.55
-    assert report.top3 >= 0.78
+    # The held-out set describes situations that appear nowhere in training, written by other
+    # hands; a floor a little under today's figures catches a model or corpus that got worse.
+    assert report.n >= 54 * 15
+    assert report.top1 >= 0.80
+    assert report.top3 >= 0.94
 
 
 @pytest.mark.parametrize(("text", "code"), [

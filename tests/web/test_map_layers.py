@@ -6,9 +6,16 @@ from datetime import timedelta
 
 import pytest
 import shapely
+from builders import (
+    bearer,
+    lattice_tree,
+    make_event,
+    make_units,
+    make_user,
+    voronoi_tree,
+)
 from sqlalchemy import func, insert, select, update
 
-from builders import bearer, lattice_tree, make_event, make_units, make_user, voronoi_tree
 from shanzhi.db import utcnow
 from shanzhi.events.models import Event
 from shanzhi.events.service import transition

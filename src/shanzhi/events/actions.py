@@ -24,8 +24,9 @@ from shanzhi.geo.levels import LEVELS
 from shanzhi.geo.models import Region
 from shanzhi.orgs.models import Organization
 
-# Inputs an effect reads when given without the workflow table requiring them.
-OPTIONAL_INPUTS: dict[str, tuple[str, ...]] = {"assign": ("unit",)}
+# Inputs an effect reads when given without the workflow table requiring them: a dispatch
+# names a unit other than the proposed one; an acceptance corrects the category.
+OPTIONAL_INPUTS: dict[str, tuple[str, ...]] = {"assign": ("unit",), "recategorize": ("category",)}
 
 
 def _on_the_spot_category(event: Event) -> bool:

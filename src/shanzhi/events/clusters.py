@@ -121,11 +121,9 @@ def cell_size(zoom: float, box: BBox) -> tuple[float, float]:
     # Mercator pixels are square on screen; the latitude is rounded so panning keeps the grid.
     mid_lat = round((box.south + box.north) / 2)
     size_lat = size_lon * math.cos(math.radians(mid_lat))
-    needed = math.ceil((box.east - box.west) / size_lon) * math.ceil((box.north - box.south) / size_lat)
-    if needed > MAX_CELLS:
-        # Powers of two keep the coarser grid aligned with the finer one.
-        grow = 2.0 ** math.ceil(math.log2(math.sqrt(needed / MAX_CELLS)))
-        size_lon, size_lat = size_lon * grow, size_lat * grow
+    # A huge viewport gets coarser cells, doubled so the coarser grid stays aligned with the finer.
+    while math.ceil((box.east - box.west) / size_lon) * math.ceil((box.north - box.south) / size_lat) > MAX_CELLS:
+        size_lon, size_lat = size_lon * 2, size_lat * 2
     return size_lon, size_lat
 
 

@@ -24,7 +24,7 @@ from fastapi.responses import (
 )
 from sqlalchemy.orm import Session
 
-from shanzhi.accounts.authz import Actor, can, require_somewhere, scope_prefixes
+from shanzhi.accounts.authz import Actor, require_somewhere, scope_prefixes
 from shanzhi.accounts.deps import PageUser, check_csrf
 from shanzhi.accounts.models import User
 from shanzhi.db import as_utc, utcnow
@@ -36,6 +36,7 @@ from shanzhi.events.intake import CHANNELS
 from shanzhi.events.models import OPEN_STATUSES, Event
 from shanzhi.events.policy import workflow
 from shanzhi.geo import service as geo
+from shanzhi.geo.index import RegionRef
 from shanzhi.geo.levels import BY_NAME
 from shanzhi.http import DbSession
 from shanzhi.web.render import render
@@ -257,6 +258,17 @@ def _suggestions(text: str) -> list[dict[str, Any]]:
             for s in found]
 
 
+def _patterns_area(actor: Actor, event: Event, chain: list[RegionRef]) -> dict[str, str] | None:
+    """What the department patterns panel asks about, for those who dispatch this event: its
+    category in its town, or in the narrower area the dispatcher holds (a village cadre's village)."""
+    scopes = [len(p) for p in scope_prefixes(actor, "event.dispatch") if event.region_code.startswith(p)]
+    if not event.category_code or not scopes:
+        return None
+    length = max(min(scopes), BY_NAME["town"].code_length)
+    area = next((r for r in chain if len(r.code) == length), None)
+    return {"region": area.code, "area": area.name, "category": event.category_code} if area else None
+
+
 def _event_page(
     request: Request, session: Session, user: User, code: str, *, notice: str | None = None,
     error: ShanzhiError | None = None, error_step: str | None = None, form: dict[str, str] | None = None,
@@ -280,6 +292,7 @@ def _event_page(
     candidates = (duplicates.duplicates_of(session, actor=actor, code=code)
                   if event.status in OPEN_STATUSES else [])
     statuses = workflow().statuses
+    chain = geo.region_chain(session, code=event.region_code)
     context = {
         "title": f"事件 {event.code}",
         "ev": view,
@@ -288,7 +301,7 @@ def _event_page(
         "deadline_label": service.DEADLINE_STATES[view["deadline_state"]],
         "tier": next((t.name for t in cat.tiers if t.code == event.tier), None),
         "channel": CHANNELS.get(event.channel, event.channel),
-        "chain": geo.region_chain(session, code=event.region_code),
+        "chain": chain,
         "assigned": units.get(event.assigned_org_id) if event.assigned_org_id else None,
         "proposed": units.get(event.proposed_org_id) if event.proposed_org_id else None,
         "times": {k: local(view[k]) for k in ("created_at", "accepted_at", "due_at", "closed_at")},
@@ -314,12 +327,12 @@ def _event_page(
         "notice": notice, "error": error, "error_step": error_step,
         "config": {
             "code": event.code, "region": event.region_code,
+            # Context around the event's region: its siblings, and its village's outline.
+            "siblings": event.region_code[:-3] if len(event.region_code) > BY_NAME["district"].code_length else None,
             "outline": event.region_code[:BY_NAME["village"].code_length]
             if len(event.region_code) > BY_NAME["village"].code_length else None,
             "point": [event.lon, event.lat] if event.lon is not None and event.lat is not None else None,
-            # The department patterns panel is for whoever dispatches this event.
-            "units": {"region": event.region_code, "category": event.category_code or ""}
-            if can(actor, "event.dispatch", service.target(event)) and event.category_code else None,
+            "units": _patterns_area(actor, event, chain),
         },
     }
     return render(request, "event.html", context, user=user, status_code=status_code)

@@ -27,8 +27,13 @@
     if (!box) return;
     const map = L.map(box, { zoomSnap: 0.25, attributionControl: false, scrollWheelZoom: false });
     map.setView(config.point ? [config.point[1], config.point[0]] : [29.85, 121.45], 15);
-    const geo = (code) => api("/api/v1/regions/" + encodeURIComponent(code) + "/geojson");
+    const geo = (code, query) => api("/api/v1/regions/" + encodeURIComponent(code) + "/geojson" + (query || ""));
     try {
+      if (config.siblings) {
+        L.geoJSON(await geo(config.siblings, "?children=true&tolerance=0.00002"), {
+          style: { color: "#ffffff", weight: 1, fillColor: "#b0bec5", fillOpacity: 0.35 }, interactive: false,
+        }).addTo(map);
+      }
       if (config.outline) {
         L.geoJSON(await geo(config.outline), {
           style: { color: "#52606d", weight: 1.5, dashArray: "5 4", fill: false }, interactive: false,
@@ -76,11 +81,13 @@
         });
         name.append(" ", pick);
       }
-      const hours = u.median_hours === null || u.median_hours === undefined ? "—"
-        : (u.median_hours >= 48 ? (u.median_hours / 24).toFixed(1) + " 天" : u.median_hours.toFixed(1) + " 小时");
+      const h = u.median_hours ?? u.mean_hours;
+      const hours = h === null || h === undefined ? "—"
+        : (h >= 48 ? (h / 24).toFixed(1) + " 天" : h.toFixed(1) + " 小时");
       return el("tr", {}, name, el("td", {}, u.closed), el("td", {}, hours),
                 el("td", {}, (u.return_rate * 100).toFixed(1) + "%"));
     });
+    $("unit-hours-head").textContent = "median_hours" in items[0] ? "中位用时" : "平均用时";
     $("unit-patterns-rows").replaceChildren(...rows);
     panel.hidden = false;
   }
