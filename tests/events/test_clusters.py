@@ -11,8 +11,8 @@ import math
 from datetime import timedelta
 
 import pytest
-
 from builders import actor_of, bearer, lattice_tree, make_event, make_units, make_user
+
 from shanzhi.db import as_utc
 from shanzhi.errors import Forbidden, InvalidInput
 from shanzhi.events import clusters, service

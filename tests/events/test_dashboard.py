@@ -21,8 +21,8 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from builders import actor_of, bearer, lattice_tree, make_user
+
 from shanzhi.errors import Forbidden
 from shanzhi.events import dashboard, stats
 from shanzhi.events.models import Event

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 import anyio
 import pytest
-
 from builders import actor_of, lattice_tree, make_event, make_units, make_user
+
 from shanzhi.events import service, stream
 from shanzhi.geo import service as geo
 
@@ -53,8 +54,7 @@ def test_a_step_committed_late_below_the_cursor_is_still_sent(session, district)
     west = make_event(session, lon=121.31, lat=29.81).event
     step_id = stream.recent(session, actor=district["dispatcher1"])["items"][-1]["id"]
     # As if the step's transaction had committed after a later id was already sent.
-    cursor = stream.Cursor(step_id + 5, gaps={step_id: 0.0})
-    cursor.gaps = {step_id: float("inf") * 0 + __import__("time").monotonic()}
+    cursor = stream.Cursor(step_id + 5, gaps={step_id: time.monotonic()})
     assert [i["code"] for i in stream.poll(session, actor=district["dispatcher1"], cursor=cursor)] == [west.code]
     assert cursor.gaps == {}
 

@@ -6,18 +6,18 @@ import json
 
 import pytest
 import shapely
-
 from builders import bearer, lattice_tree, make_user, voronoi_tree
+
 from shanzhi.errors import InvalidInput, NotFound
 from shanzhi.geo import service as geo
 from shanzhi.geo import tiles
 
 
 @pytest.mark.parametrize(("zoom", "root", "level"), [
-    (9, "district", "town"), (12, "district", "village"), (14.2, "district", "grid"),
-    (15.5, "district", "microgrid"),
+    (9, "district", "town"), (12, "district", "town"), (13, "district", "village"), (14.5, "district", "grid"),
+    (16, "district", "microgrid"),
     (9, "town", "village"),  # never the root's own level: a town is shown by its villages
-    (14.2, "village", "grid"), (9, "village", "grid"), (12, "microgrid", "microgrid"),
+    (15, "village", "grid"), (9, "village", "grid"), (12, "microgrid", "microgrid"),
 ])
 def test_the_level_drawn_follows_the_zoom_below_the_root(zoom, root, level):
     assert tiles.level_for(zoom, root) == level

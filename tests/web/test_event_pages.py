@@ -261,7 +261,7 @@ def test_the_event_page_shows_the_event_its_photos_timeline_and_duplicates(clien
     thumb = f'/api/v1/events/{second}/photos/{photo.id}?thumb=true'
     assert f'src="{thumb}"' in html and f'href="/api/v1/events/{second}/photos/{photo.id}"' in html
     assert client.get(thumb).headers["content-type"] == "image/jpeg"
-    assert html.count('class="tl-') == 2 and "上传照片" in html  # report, photo
+    assert html.count('<li class="tl-') == 2 and "上传照片" in html  # report, photo
     # The other pile is a likely duplicate, with a merge button for the dispatcher.
     dup = re.search(rf'<li data-code="{first}">(.*?)</li>', html, re.S).group(1)
     assert "相距" in dup and "小时" in dup and "%" in dup

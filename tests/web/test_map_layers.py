@@ -132,7 +132,7 @@ def test_a_dispatcher_sees_only_the_open_events_of_her_own_town(client, session,
     assert sorted(f["properties"]["code"] for f in body["features"]) == sorted(west)
     assert body["total"] == 3 and body["truncated"] is False and body["kind"] == "points"
     first = body["features"][0]
-    assert first["geometry"]["type"] == "Point" and first["properties"]["color"] == "#78909c"  # 待受理
+    assert first["geometry"]["type"] == "Point" and first["properties"]["color"] == "#7b1fa2"  # 待受理
     assert dict(first["properties"]["popup"])["状态"] == "待受理"
     assert first["properties"]["href"] == f"/events/{first['properties']['code']}"
     assert [f["properties"]["code"] for f in get_layer(client, "events", hs["east"]).json()["features"]] == [east]

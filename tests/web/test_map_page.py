@@ -145,6 +145,14 @@ def ready(page, key: str) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector(f".layer-row[data-layer={key}][data-state=ready]")
 
 
+def drawn(page, key: str) -> tuple[list[int], int]:  # type: ignore[no-untyped-def]
+    """The cluster counts and single points of a layer, read in one go (a reload may land between
+    two separate reads)."""
+    return tuple(page.evaluate("""(key) => [
+        [...document.querySelectorAll('.layer-cluster.layer-' + key)].map((e) => Number(e.textContent)),
+        document.querySelectorAll('path.layer-' + key).length]""", key))
+
+
 def test_layers_switch_on_and_off_and_follow_the_view(layered_url):
     ARTIFACTS.mkdir(exist_ok=True)
     with chromium_page() as page:
@@ -163,8 +171,8 @@ def test_layers_switch_on_and_off_and_follow_the_view(layered_url):
         ready(page, "events")
         page.wait_for_function(f"document.querySelector('.layer-row[data-layer=events] .layer-note')"
                                f".textContent.includes('视野内 {EVENTS} 件')")
-        counts = [int(t) for t in page.locator(".layer-cluster.layer-events").all_inner_texts()]
-        assert sum(counts) + page.locator("path.layer-events").count() == EVENTS and counts
+        clusters, points = drawn(page, "events")
+        assert clusters and sum(clusters) + points == EVENTS
 
         page.check("input[data-layer=heat]")
         page.check("input[data-layer=regions]")
@@ -209,6 +217,7 @@ def test_layers_switch_on_and_off_and_follow_the_view(layered_url):
         assert popup.locator("dt").first.inner_text() == "编号"
         code = popup.locator("dd").first.inner_text()
         assert popup.locator("a").get_attribute("href") == f"/events/{code}"
+        page.wait_for_timeout(400)  # the popup fades in and pans into view
         page.screenshot(path=str(ARTIFACTS / "map-layers-street.png"))
 
         # The choice of layers is remembered for the next visit.

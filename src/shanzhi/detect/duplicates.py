@@ -128,24 +128,27 @@ def find_duplicates(
     window = timedelta(hours=limits.window_hours)
     stmt = select(Event).where(
         Event.status.in_(OPEN_STATUSES), Event.id != event.id, Event.merged_into_id.is_(None),
-        Event.created_at >= created - window, Event.created_at <= created + window,
     )
-    if event.category_code:
-        stmt = stmt.where(Event.category_code == event.category_code)
+    in_window = (Event.created_at >= created - window, Event.created_at <= created + window)
     has_point = event.lon is not None and event.lat is not None
     by_village = limits.radius_m == 0 and event.village_code is not None
+    same_kind = (Event.category_code == event.category_code,) if event.category_code else ()
     if by_village:
-        stmt = stmt.where(Event.village_code == event.village_code)
+        stmt = stmt.where(*in_window, *same_kind, Event.village_code == event.village_code)
     elif has_point:
         assert event.lon is not None and event.lat is not None
         dlat = limits.radius_m / METRES_PER_DEGREE_LAT
         # Never divide by ~0 near the poles; at Chinese latitudes cos is 0.6–0.95.
         dlon = dlat / max(math.cos(math.radians(event.lat)), 0.01)
-        stmt = stmt.where(Event.lon.between(event.lon - dlon, event.lon + dlon),
-                          Event.lat.between(event.lat - dlat, event.lat + dlat))
+        # The box is found in the (category, created_at, lon, lat) index alone, then only the
+        # few rows inside it are read (one query would let the planner start from the status).
+        inside = session.scalars(select(Event.id).where(
+            *same_kind, *in_window, Event.lon.between(event.lon - dlon, event.lon + dlon),
+            Event.lat.between(event.lat - dlat, event.lat + dlat)).limit(MAX_ROWS * 5)).all()
+        stmt = stmt.where(Event.id.in_(inside))
     else:
         # A report located only by its region (no point): the same region.
-        stmt = stmt.where(Event.region_code == event.region_code)
+        stmt = stmt.where(*in_window, *same_kind, Event.region_code == event.region_code)
     if where is not None:
         stmt = stmt.where(where)
     rows = session.scalars(stmt.order_by(Event.created_at.desc()).limit(MAX_ROWS)).all()

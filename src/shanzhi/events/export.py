@@ -229,6 +229,9 @@ class XlsxWriter:
                 nonlocal rows
                 rows += 1
                 cells = "".join(_cell(f"{letters[i]}{rows}", v, bold) for i, v in enumerate(values))
+                if values and _cell("", values[-1], False) == "":
+                    # The row's last cell, even empty: readers that size rows by it see every column.
+                    cells += f'<c r="{letters[len(values) - 1]}{rows}"/>'
                 buffer.append(f'<row r="{rows}">{cells}</row>')
                 if len(buffer) >= 500:
                     raw.write("".join(buffer).encode())

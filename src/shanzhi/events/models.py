@@ -32,8 +32,8 @@ class Event(Base):
         Index("ix_events_status_created", "status", "created_at"),
         # The worker's sweep: open events whose next check is due.
         Index("ix_events_next_check", "next_check_at"),
-        # Duplicate lookups: same category within a time window.
-        Index("ix_events_category_created", "category_code", "created_at"),
+        # Duplicate lookups: same category within a time window and a box around the point.
+        Index("ix_events_category_created_point", "category_code", "created_at", "lon", "lat"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

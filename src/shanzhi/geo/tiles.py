@@ -27,9 +27,10 @@ from shanzhi.geo.levels import BY_NAME, LEVEL_NAMES, child_level
 from shanzhi.geo.models import Region
 from shanzhi.geo.service import REVISION_KEY, get_region
 
-# The level drawn from each zoom on: about 60–150 screen pixels per region in the demo
-# district (towns ~6 km across, villages ~2 km, grids ~1 km, micro-grids ~500 m).
-LEVEL_FROM_ZOOM = ((0.0, "town"), (12.0, "village"), (14.0, "grid"), (15.0, "microgrid"))
+# The level drawn from each zoom on: about 80–200 screen pixels per region in the demo
+# district (towns ~6 km across, villages ~2 km, grids ~1 km, micro-grids ~500 m), so a
+# district opens on its towns, a town on its villages and a village on its micro-grids.
+LEVEL_FROM_ZOOM = ((0.0, "town"), (12.5, "village"), (14.5, "grid"), (15.5, "microgrid"))
 MIN_ZOOM, MAX_ZOOM = 8, 18  # coarser or finer than this, the outlines would not change
 CACHE_ENTRIES = 48
 

@@ -8,6 +8,7 @@ offer and `service.transition` decides again on submit, so a forged form is refu
 from __future__ import annotations
 
 import tempfile
+from itertools import groupby
 from collections.abc import Iterator
 from datetime import datetime
 from math import ceil
@@ -319,7 +320,9 @@ def _event_page(
         "suggestions": suggestions,
         "steps": [_step_view(s, form if s.name == error_step else None) for s in steps],
         "version": event.version,
-        "units": actions.dispatch_units(session, event) if takes_unit else [],
+        # Units by where they sit (village, town, district), nearest first.
+        "unit_groups": [(level, list(units)) for level, units in
+                        groupby(actions.dispatch_units(session, event) if takes_unit else [], key=lambda u: u.level)],
         "proposed_org_id": event.proposed_org_id,
         "categories": _category_options(),
         "default_category": event.category_code or (suggestions[0]["code"] if suggestions else ""),

@@ -61,6 +61,7 @@ Kind = Literal["regions", "points", "heat", "choropleth"]
 KINDS: tuple[str, ...] = ("regions", "points", "heat", "choropleth")
 MAX_FEATURES = 500
 MAX_HEAT_POINTS = 5000
+HEAT_FLOOR = 3.0  # the fewest reports in one cell that show at full heat
 MAX_PARAMS, MAX_PARAM_LENGTH = 20, 200
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -164,9 +165,10 @@ def _heat_body(data: Any) -> dict[str, Any]:
     body = {"points": data} if isinstance(data, list) else dict(data)
     points = sorted(body["points"], key=lambda p: -p[2])
     kept = points[:MAX_HEAT_POINTS]
-    # Colour saturates at the 95th percentile, so one busy market does not wash out the rest.
-    top = float(kept[int(0.05 * (len(kept) - 1))][2]) if kept else 1.0
-    return {**body, "type": "Heat", "points": kept, "max": max(top, 1.0),
+    # Colour saturates at the 95th percentile, so one busy market does not wash out the rest;
+    # and never below HEAT_FLOOR, so a lone report does not glow like a hotspot.
+    top = float(kept[int(0.05 * (len(kept) - 1))][2]) if kept else HEAT_FLOOR
+    return {**body, "type": "Heat", "points": kept, "max": max(top, HEAT_FLOOR),
             "truncated": bool(body.get("truncated")) or len(points) > len(kept)}
 
 
@@ -280,7 +282,7 @@ def regions_layer(session: Session, *, actor: Actor, bbox: BBox, zoom: float,
 # -- events: open events as points, or clusters when there are many ----------------------------
 
 DEADLINE_STATES = (  # worst last: a cluster takes the colour of its worst event
-    ("none", "待受理", "#78909c"),
+    ("none", "待受理", "#7b1fa2"),
     ("normal", "办理中", "#1e88e5"),
     ("yellow", "临期（黄灯）", "#f9a825"),
     ("red", "超期（红灯）", "#e53935"),

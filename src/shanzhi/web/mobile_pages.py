@@ -323,6 +323,5 @@ def grid(request: Request, session: DbSession, user: PageUser) -> HTMLResponse:
                    for c in cards if c["lon"] is not None],
     }
     context = {"title": "我的网格", "region": region, "events": cards, "mine": mine,
-               "truncated": listed.truncated, "config": config,
-               "may_report": holds(actor, "event.report")}
+               "truncated": listed.truncated, "config": config}
     return render(request, "m_grid.html", context, user=user)

@@ -42,10 +42,11 @@ Text = Annotated[str, Form(max_length=2000)]
 Short = Annotated[str, Form(max_length=64)]
 Code = Annotated[str, Form(max_length=32)]
 
-# Where a status sits on the four stages a resident understands.
+# Where a status sits on the four stages a resident understands (the current one is marked;
+# a finished event has passed them all; a refused one stopped at acceptance).
 STAGES = ("已上报", "已受理", "处置中", "已办结")
 STAGE_OF = {"reported": 0, "accepted": 1, "dispatched": 1, "in_progress": 2, "resolved": 2, "verified": 2,
-            "closed": 3, "rejected": 3, "merged": 3}
+            "closed": 4, "merged": 4, "rejected": 1}
 # The narrowest role that may attach a report's photos (permissions.toml: event.report).
 PHOTO_ROLE = "liaison"
 

@@ -168,11 +168,11 @@
           clusterMarker(item, data.status_labels).addTo(eventLayer);
         }
       });
-      const parts = ["视野内在办 " + fmt(data.total) + " 件"];
+      const parts = [data.total ? "视野内在办 " + fmt(data.total) + " 件" : "视野内暂无在办事件"];
       if (data.red) parts.push("超期 " + fmt(data.red));
       if (data.yellow) parts.push("临期 " + fmt(data.yellow));
       if (data.truncated) parts.push("显示最急的 " + fmt(data.items.length) + " 件");
-      parts.push(data.mode === "points" ? "逐件显示" : "已按位置聚合");
+      if (data.total) parts.push(data.mode === "points" ? "逐件显示" : "已按位置聚合");
       $("map-stat").textContent = parts.join(" · ");
       document.body.dataset.mapMode = data.mode;
     } catch (err) {
@@ -220,18 +220,25 @@
 
     const rateKeys = ["handling_rate", "close_rate", "handled_on_time_rate", "closed_on_time_rate", "satisfaction_rate"]
       .filter((k) => k in d.labels);
-    const rates = rateKeys.map((k) => ({ name: d.labels[k], value: d.month[k] === null ? null : +(d.month[k] * 100).toFixed(1) }));
+    // A rate without a denominator (nothing to close yet) is shown as "—", not as 0%.
+    const rates = rateKeys.map((k) => ({ name: d.labels[k], raw: d.month[k] === null ? null : +(d.month[k] * 100).toFixed(1) }));
     chart("chart-rates").setOption({
       animation: false,
       grid: { left: 76, right: 52, top: 4, bottom: 4 },
       xAxis: { type: "value", max: 100, show: false },
-      yAxis: { type: "category", inverse: true, data: rates.map((r) => r.name), axisTick: { show: false },
-               axisLine: { show: false }, axisLabel: AXIS },
+      // Values in a column of their own at the right, so a 0% or "—" reads like the others.
+      yAxis: [
+        { type: "category", inverse: true, data: rates.map((r) => r.name), axisTick: { show: false },
+          axisLine: { show: false }, axisLabel: AXIS },
+        { type: "category", inverse: true, position: "right", axisTick: { show: false }, axisLine: { show: false },
+          axisLabel: { ...AXIS, color: "#1f2d3d", fontWeight: 600 },
+          data: rates.map((r) => (r.raw === null ? "—" : r.raw.toFixed(1) + "%")) },
+      ],
       series: [{
         type: "bar", barWidth: 14, showBackground: true, backgroundStyle: { color: "#f1f4f7", borderRadius: 7 },
         itemStyle: { borderRadius: 7 },
-        label: { show: true, position: "right", formatter: (p) => (p.value === null ? "—" : p.value.toFixed(1) + "%"), color: "#1f2d3d" },
-        data: rates.map((r) => ({ value: r.value, itemStyle: { color: r.value >= 95 ? "#43a047" : r.value >= 85 ? "#1e88e5" : "#fb8c00" } })),
+        data: rates.map((r) => ({ value: r.raw || 0, raw: r.raw,
+                                  itemStyle: { color: r.raw >= 95 ? "#43a047" : r.raw >= 85 ? "#1e88e5" : "#fb8c00" } })),
       }],
     });
 
@@ -241,7 +248,7 @@
       series: tiers.map((k, i) => ({
         type: "gauge", startAngle: 90, endAngle: -270, radius: "78%", center: [(25 + 50 * i) + "%", "50%"],
         pointer: { show: false }, axisLine: { lineStyle: { width: 10, color: [[1, "#eef1f4"]] } },
-        progress: { show: true, width: 10, roundCap: true, itemStyle: { color: i ? "#1e88e5" : "#43a047" } },
+        progress: { show: d.month[k] !== null, width: 10, roundCap: true, itemStyle: { color: i ? "#1e88e5" : "#43a047" } },
         splitLine: { show: false }, axisTick: { show: false }, axisLabel: { show: false },
         title: { offsetCenter: [0, "30%"], fontSize: 12, color: "#52606d" },
         detail: { offsetCenter: [0, "-8%"], fontSize: 17, fontWeight: 700, color: "#1f2d3d",
@@ -292,12 +299,18 @@
       },
       grid: { left: 112, right: 44, top: 4, bottom: 4 },
       // Scores sit close together: the axis starts just below the lowest so differences show.
-      xAxis: { type: "value", show: false, max: 100, min: (v) => Math.max(0, Math.floor(v.min - 3)) },
-      yAxis: { type: "category", inverse: true, data: ranked.map((r, i) => (i + 1) + ". " + short(r.name)),
-               axisTick: { show: false }, axisLine: { show: false }, axisLabel: { ...AXIS, width: 104, overflow: "truncate" } },
+      xAxis: { type: "value", show: false, max: 100,
+               min: Math.max(0, Math.floor(Math.min(...ranked.filter((r) => r.score !== null).map((r) => r.score), 100) - 3)) },
+      yAxis: [
+        { type: "category", inverse: true, data: ranked.map((r, i) => (i + 1) + ". " + short(r.name)),
+          axisTick: { show: false }, axisLine: { show: false }, axisLabel: { ...AXIS, width: 104, overflow: "truncate" } },
+        { type: "category", inverse: true, position: "right", axisTick: { show: false }, axisLine: { show: false },
+          axisLabel: { ...AXIS, color: "#1f2d3d", fontWeight: 600 },
+          data: ranked.map((r) => (r.score === null ? "—" : r.score.toFixed(1))) },
+      ],
       series: [{ type: "bar", barWidth: 10, itemStyle: { borderRadius: [0, 4, 4, 0] },
-                 label: { show: true, position: "right", color: "#52606d", formatter: (p) => (p.value === null ? "—" : p.value.toFixed(1)) },
-                 data: ranked.map((r, i) => ({ value: r.score, itemStyle: { color: i < 3 ? "#b71c1c" : "#ef9a9a" } })) }],
+                 data: ranked.map((r, i) => ({ value: r.score === null ? null : r.score,
+                                               itemStyle: { color: i < 3 ? "#b71c1c" : "#ef9a9a" } })) }],
     });
 
     chart("chart-trend").setOption({
@@ -402,8 +415,10 @@
       // Counted locally until the next refresh of the panels brings the server's figures.
       lastPanels.today.reported += 1;
       lastPanels.month.reported += 1;
+      lastPanels.open.total += 1;
       $("kpi-today").textContent = fmt(lastPanels.today.reported);
       $("kpi-month").textContent = fmt(lastPanels.month.reported);
+      $("kpi-open").textContent = fmt(lastPanels.open.total);
     }
   }
 

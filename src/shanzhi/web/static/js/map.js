@@ -227,6 +227,7 @@
       const switcher = document.getElementById("layer-switcher");
       const right = (switcher ? switcher.offsetWidth : 0) + 24;
       layer.bindPopup(() => popupContent(p), { maxWidth: 300, autoPanPaddingTopLeft: [16, 16], autoPanPaddingBottomRight: [right, 16] });
+      layer.on("popupopen", () => layer.closeTooltip());  // the popup says it all, and more
     }
   }
 
@@ -266,9 +267,9 @@
         }
       },
     }),
-    // Leaflet.heat fades points by (maxZoom - zoom); pinning maxZoom to the current zoom keeps
-    // the server's cell counts as they are (no tile layer here means maxZoom is Infinity).
-    heat: (state, body) => L.heatLayer(body.points, { ...state.def.options, max: body.max || 1, maxZoom: map.getZoom() }),
+    // Leaflet.heat divides weights by 2^(maxZoom - zoom) to fade zoomed-out views; the server's
+    // cells are already sized for the zoom, so maxZoom 0 keeps their counts as they are.
+    heat: (state, body) => L.heatLayer(body.points, { ...state.def.options, max: body.max || 1, maxZoom: 0 }),
   };
 
   async function loadLayer(state) {
