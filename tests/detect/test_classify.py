@@ -140,3 +140,14 @@ def test_the_fast_probabilities_are_exactly_sklearns():
     model = get_model()
     texts = ["晚上KTV噪音很大影响睡觉", "消防通道被几辆私家车堵死了", "自来水管爆了一直在漏水", "巡查发现村口有人烧垃圾"]
     assert np.allclose(probabilities(model, texts), model.pipeline.predict_proba(texts), atol=1e-12)
+
+
+def test_one_text_scoring_equals_the_pipelines_probabilities(model: classify.Model) -> None:
+    import numpy as np
+
+    texts = [t for t, _ in classify.read_jsonl(classify.HELDOUT_PATH)][:200] + ["木有人管", "垃圾"]
+    scorer = classify._one_text(model)
+    assert scorer is not None
+    fast = np.array([scorer(t) for t in texts])
+    assert np.abs(fast - classify.probabilities(model, texts)).max() < 1e-9
+    assert [s.code for s in classify.suggest(texts[0])] == [s.code for s in classify.suggest_many(texts[:2])[0]]

@@ -41,6 +41,15 @@ def test_a_layer_holds_the_regions_of_its_level_under_the_root_meeting_the_view(
     assert [f["properties"]["code"] for f in outline["features"]] == ["330203"]
 
 
+def test_where_the_tree_stops_above_the_level_its_leaves_stand_in(session):
+    geo.import_regions(session, data=voronoi_tree())  # 镇6 (330299106) has no villages
+    villages = layer(session, root="330299", zoom=13)
+    assert villages["level"] == "village"
+    levels = {f["properties"]["code"]: f["properties"]["level"] for f in villages["features"]}
+    assert levels.pop("330299106") == "town" and set(levels.values()) == {"village"}
+    assert "330299101" not in levels  # a town with villages is drawn by them
+
+
 def test_outlines_are_simplified_to_about_a_pixel_of_the_zoom(session):
     geo.import_regions(session, data=voronoi_tree())
 

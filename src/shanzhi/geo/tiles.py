@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from shanzhi.db import get_meta
 from shanzhi.errors import InvalidInput
-from shanzhi.geo.levels import BY_NAME, LEVEL_NAMES, child_level
+from shanzhi.geo.levels import BY_NAME, LEVEL_NAMES, LEVELS, child_level
 from shanzhi.geo.models import Region
 from shanzhi.geo.service import REVISION_KEY, get_region
 
@@ -61,10 +61,16 @@ _lock = threading.Lock()
 
 
 def _build(session: Session, root: str, level: str, zoom: int) -> _Layer:
+    # Where the tree stops above the level (a town street without villages), its leaf is drawn,
+    # so the map never has a hole there.
+    child = aliased(Region)
+    shallower = [lv.name for lv in LEVELS if lv.depth < BY_NAME[level].depth]
+    leaf = and_(Region.level.in_(shallower), ~exists().where(child.parent_id == Region.id))
     rows = session.execute(
-        select(Region.code, Region.name, Region.geometry_wkb, Region.min_lon, Region.min_lat, Region.max_lon,
-               Region.max_lat)
-        .where(Region.level == level, Region.code.startswith(root, autoescape=True)).order_by(Region.code)
+        select(Region.code, Region.name, Region.level, Region.geometry_wkb, Region.min_lon, Region.min_lat,
+               Region.max_lon, Region.max_lat)
+        .where(or_(Region.level == level, leaf), Region.code.startswith(root, autoescape=True))
+        .order_by(Region.code)
     ).all()
     if not rows:
         return _Layer(np.empty((0, 4)), [])
@@ -74,10 +80,10 @@ def _build(session: Session, root: str, level: str, zoom: int) -> _Layer:
     simple = np.where(shapely.is_empty(simple), geoms, simple)
     # Six decimals are ~10 cm: far below a pixel, and a third of the text.
     texts = shapely.to_geojson(shapely.transform(simple, lambda xy: np.round(xy, 6)))
-    label = BY_NAME[level].label_zh
     features = [
         '{"type":"Feature","geometry":' + g + ',"properties":'
-        + json.dumps({"code": r.code, "name": r.name, "level": level, "level_zh": label}, ensure_ascii=False) + "}"
+        + json.dumps({"code": r.code, "name": r.name, "level": r.level, "level_zh": BY_NAME[r.level].label_zh},
+                     ensure_ascii=False) + "}"
         for r, g in zip(rows, texts)
     ]
     bounds = np.array([(r.min_lon, r.min_lat, r.max_lon, r.max_lat) for r in rows], dtype=float)
@@ -103,7 +109,8 @@ def region_layer(
     session: Session, *, root: str, zoom: float, level: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
 ) -> str:
-    """The regions of `level` (default: by zoom) under `root` meeting `bbox`, as FeatureCollection text."""
+    """The regions of `level` (default: by zoom) under `root` meeting `bbox`, as FeatureCollection text;
+    where the tree ends above `level`, its leaves stand in."""
     region = get_region(session, code=root)
     if level is None:
         level = level_for(zoom, region.level)
