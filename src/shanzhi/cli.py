@@ -122,6 +122,13 @@ def demo(
             f"处置单位新建 {units} 个；历史事件 {history.events:,} 件（已结案 {history.closed:,}，"
             f"在办 {history.open:,}），时间线 {history.steps:,} 步，用时 {history.seconds:.1f} 秒"
         )
+    # The command center opens with what detection finds in that history, not an empty inbox.
+    from shanzhi.db import session_factory
+    from shanzhi.detect import alerts
+
+    with errors():
+        found = alerts.scan(session_factory(get_engine()))
+    console.print(f"预警：高发点位 {found['hotspot']} 处，上升趋势 {found['trend']} 项")
     table = Table(title=f"演示账号（仅供演示，密码均为 {DEMO_PASSWORD}）demo-only logins")
     for col in ("登录名 login", "姓名", "角色 role", "范围 scope", ""):
         table.add_column(col, overflow="fold")

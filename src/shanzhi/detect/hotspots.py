@@ -3,9 +3,11 @@
 Per category, the window's events with a point are clustered by density (DBSCAN on the
 sphere, neighbours within `radius_m`). A cluster is a hotspot when it holds enough events,
 spread over enough distinct weeks (a recurring problem, not one incident reported many
-times), and is far denser than the category's events are over the area as a whole: the
-Poisson tail of its count, given the category's mean density in the points' bounding box,
-must be below `max_p`. That last test is what keeps uniform noise from producing hotspots.
+times), and is far denser than chance would make it. Chance is judged locally: reports of
+every kind within `background_m` of the cluster, times the category's share of all reports,
+scaled to the cluster's area, is the expected count; the Poisson tail of the observed count
+must be below `max_p`. A busy town centre therefore needs more than its usual share of
+garbage reports to make a garbage hotspot, and uniform noise yields none.
 """
 
 from __future__ import annotations
@@ -19,18 +21,16 @@ from typing import Any
 import numpy as np
 from scipy.stats import poisson
 from sklearn.cluster import DBSCAN
+from sklearn.neighbors import BallTree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shanzhi.db import as_utc, utcnow
 from shanzhi.detect.policy import HotspotPolicy, detect_policy
-from shanzhi.detect.text import EARTH_RADIUS_M, METRES_PER_DEGREE_LAT, haversine_m
+from shanzhi.detect.text import EARTH_RADIUS_M, haversine_m
 from shanzhi.events.catalog import category_name
 from shanzhi.events.models import Event
 
-# A bounding box smaller than this is treated as this big: a handful of points in one street
-# must not make every pair of them look improbably close.
-MIN_AREA_M2 = 1_000_000.0
 SAMPLE_CODES = 5
 
 
@@ -68,19 +68,14 @@ class Hotspot:
         }
 
 
-def _area_m2(lons: np.ndarray, lats: np.ndarray) -> float:
-    mid = math.radians(float(lats.mean()))
-    height = float(lats.max() - lats.min()) * METRES_PER_DEGREE_LAT
-    width = float(lons.max() - lons.min()) * METRES_PER_DEGREE_LAT * math.cos(mid)
-    return max(width * height, MIN_AREA_M2)
+def _radians(rows: list[Any]) -> np.ndarray:
+    return np.radians(np.array([(r.lat, r.lon) for r in rows]))
 
 
-def _clusters(category: str, rows: list[Any], policy: HotspotPolicy) -> list[Hotspot]:
-    lons = np.array([r.lon for r in rows])
-    lats = np.array([r.lat for r in rows])
+def _clusters(category: str, rows: list[Any], share: float, background: BallTree,
+              policy: HotspotPolicy) -> list[Hotspot]:
     labels = DBSCAN(eps=policy.radius_m / EARTH_RADIUS_M, min_samples=min(3, policy.min_events),
-                    metric="haversine", algorithm="ball_tree").fit_predict(np.radians(np.c_[lats, lons]))
-    density = len(rows) / _area_m2(lons, lats)
+                    metric="haversine", algorithm="ball_tree").fit_predict(_radians(rows))
     out: list[Hotspot] = []
     for label in set(labels.tolist()) - {-1}:
         members = [rows[i] for i in np.flatnonzero(labels == label)]
@@ -93,7 +88,9 @@ def _clusters(category: str, rows: list[Any], policy: HotspotPolicy) -> list[Hot
         lat = float(np.mean([m.lat for m in members]))
         spread = max(haversine_m(lon, lat, m.lon, m.lat) for m in members)
         radius = max(spread, policy.radius_m)
-        expected = density * math.pi * radius * radius
+        around = int(background.query_radius(np.radians([[lat, lon]]), r=policy.background_m / EARTH_RADIUS_M,
+                                             count_only=True)[0])
+        expected = around * share * (radius / policy.background_m) ** 2
         p = float(poisson.sf(len(members) - 1, expected))
         if p >= policy.max_p:
             continue
@@ -121,12 +118,16 @@ def find_hotspots(
         Event.lon.is_not(None), Event.lat.is_not(None), Event.category_code.is_not(None),
         Event.status != "merged",  # a merged duplicate is the same report, not a recurrence
     )
-    if category:
-        stmt = stmt.where(Event.category_code.startswith(category, autoescape=True))
+    # Every category is read, even when one is asked for: the others are the background.
+    every = session.execute(stmt).all()
     by_category: dict[str, list[Any]] = {}
-    for row in session.execute(stmt):
-        by_category.setdefault(row.category_code, []).append(row)
+    for row in every:
+        if not category or row.category_code.startswith(category):
+            by_category.setdefault(row.category_code, []).append(row)
+    if not any(len(rows) >= policy.min_events for rows in by_category.values()):
+        return []
+    background = BallTree(_radians(every), metric="haversine")
     found = [h for code, rows in sorted(by_category.items()) if len(rows) >= policy.min_events
-             for h in _clusters(code, rows, policy)]
+             for h in _clusters(code, rows, len(rows) / len(every), background, policy)]
     found.sort(key=lambda h: (h.p_value, -h.count))
     return found

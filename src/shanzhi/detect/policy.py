@@ -25,9 +25,16 @@ class ClassifyPolicy(_Strict):
 class HotspotPolicy(_Strict):
     window_days: int = Field(ge=1, le=730)
     radius_m: float = Field(gt=0, le=5000)
+    background_m: float = Field(gt=0, le=20_000)
     min_events: int = Field(ge=2)
     min_weeks: int = Field(ge=1)
     max_p: float = Field(gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _background_wider(self) -> HotspotPolicy:
+        if self.background_m <= self.radius_m:
+            raise ValueError("hotspots.background_m must be wider than radius_m")
+        return self
 
 
 class TrendPolicy(_Strict):
