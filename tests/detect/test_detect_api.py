@@ -104,7 +104,7 @@ def test_category_suggestions_for_a_text_and_for_an_event(session, client, hs):
     for bad in ({"text": "The street lamp is broken"}, {"text": "好" * 2001}, {"text": ""}):
         r = client.post("/api/v1/detect/classify", json=bad, headers=hs["worker1"])
         assert r.status_code == 422 and r.json()["error"]["message_zh"], bad
-    done = report(client, hs["worker1"], "小区门口的垃圾堆了好几天没人清运，苍蝇乱飞，臭得不行", category=None)
+    done = report(client, hs["worker1"], "路边的垃圾桶满了好几天没人来收，垃圾都堆到马路上了", category=None)
     got = client.get(f"/api/v1/events/{done['code']}/suggestions", headers=hs["dispatcher"]).json()
     assert got["items"][0]["code"] == "0101" and got["source"] == "suggested"
     assert client.get(f"/api/v1/events/{done['code']}/suggestions", headers=hs["other"]).status_code == 404

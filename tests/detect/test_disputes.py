@@ -89,7 +89,7 @@ def test_a_failing_check_never_loses_the_report(session, district, monkeypatch):
 
 
 def test_intake_suggests_the_category_when_the_reporter_gives_none(session, district):
-    event = make_event(session, text="小区门口的垃圾堆了好几天没人清运，苍蝇乱飞，臭得不行", category=None).event
+    event = make_event(session, text="路边的垃圾桶满了好几天没人来收，垃圾都堆到马路上了", category=None).event
     assert (event.category_code, event.category_source) == ("0101", "suggested")
     code, top3 = on_intake.suggest_category("Hello, the lamp is broken")
     assert code is None and top3 == []
