@@ -93,3 +93,20 @@ def test_result_photos_need_the_right_to_handle(client, setup):
     assert upload(client, setup, jpeg(64, 48), kind="result").status_code == 201  # the grid worker handles
     assert upload(client, setup, jpeg(64, 48), kind="result", who="dispatcher").status_code == 403  # dispatches, does not handle
     assert upload(client, setup, jpeg(64, 48), kind="selfie").status_code == 422
+
+
+def test_an_anonymous_reporter_adds_a_photo_with_the_secret_and_only_before_acceptance(session, setup):
+    from builders import actor_of, make_event
+
+    from shanzhi.errors import Conflict, NotFound
+    from shanzhi.events import photos, service
+
+    done = make_event(session)  # anonymous resident
+    with pytest.raises(NotFound):
+        photos.add_reporter_photo(session, code=done.event.code, secret="wrong1", data=jpeg())
+    photo = photos.add_reporter_photo(session, code=done.event.code, secret=done.secret, data=jpeg())
+    assert photo.kind == "report" and photo.event_id == done.event.id
+    admin = actor_of(session, make_user(session, username="boss", role="admin", scope="330203"))
+    service.transition(session, actor=admin, code=done.event.code, name="accept")
+    with pytest.raises(Conflict):
+        photos.add_reporter_photo(session, code=done.event.code, secret=done.secret, data=jpeg())

@@ -16,11 +16,18 @@ from datetime import timedelta
 from urllib.parse import urlparse
 
 import pytest
+from browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    live_server,
+    require_browser,
+    sign_in,
+)
+from builders import actor_of, lattice_tree, make_event, make_units
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
-from browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, live_server, require_browser, sign_in
-from builders import actor_of, lattice_tree, make_event, make_units
 from shanzhi.accounts.models import User
 from shanzhi.db import make_engine, session_scope, utcnow
 from shanzhi.events import deadlines, service
@@ -137,6 +144,7 @@ def test_a_grid_worker_reports_with_the_camera_and_his_position_then_closes_it_o
         page.wait_for_selector(".m-chip")
         page.click(".m-chip >> nth=0")
         assert page.input_value("#category") == "0101"
+        assert not page.is_visible(".m-photo-preview")  # nothing chosen yet
         page.set_input_files("input[name=photo]", files=[camera_photo()])
         page.wait_for_selector(".m-photo-preview img[src^='blob:']")
         fits_the_screen(page)
@@ -178,7 +186,7 @@ def test_a_worker_who_denies_location_reports_by_choosing_his_region(server):
     with phone() as page:
         sign_in(page, base_url, "gridman", then="/m/report")
         page.wait_for_selector(".m-geo-status.fail")
-        assert page.eval_on_selector("#region", "el => el.required")
+        assert page.eval_on_selector("#region", "el => el.required") and not page.is_visible("[data-geo-clear]")
         page.fill("#text", "公园东门的路灯不亮了，晚上很黑")
         page.click(".m-submit")  # the browser itself asks for the region first
         assert page.url.endswith("/m/report")

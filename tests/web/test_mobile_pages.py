@@ -15,11 +15,11 @@ import re
 import time
 
 import pytest
+from builders import PASSWORD, actor_of, lattice_tree, make_units, make_user
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
-from builders import PASSWORD, actor_of, lattice_tree, make_units, make_user
 from shanzhi.events import photos, service
 from shanzhi.events.models import Event, EventPhoto
 from shanzhi.geo import coords
@@ -274,7 +274,7 @@ def test_the_grid_page_maps_my_grid_and_lists_its_open_events(client, session, p
     code = reported_code(worker_report(client, REPORT))
     page = client.get("/m/grid")
     assert page.status_code == 200 and "1号网格" in page.text and code in page.text
-    config = re.search(r'<script id="grid-config" type="application/json">(.*?)</script>', page.text, re.S).group(1)
+    config = re.search(r'<script id="grid-config" type="application/json">(.*?)</script>', page.text, re.DOTALL).group(1)
     assert f'"region": "{GRID}"' in config and code in config
     assert client.get(f"/api/v1/regions/{GRID}/geojson?children=true").json()["features"]
     client.cookies.clear()
@@ -447,3 +447,8 @@ def test_the_printable_poster_is_for_signed_in_staff(client, people):
     login(client, "wangfang")
     poster = client.get(f"/report/qr/{VILLAGE}")
     assert poster.status_code == 200 and f"/report/qr/{VILLAGE}.png" in poster.text and "1村" in poster.text
+
+
+def test_a_qr_code_of_a_village_that_is_gone_lets_the_resident_choose(client, people):
+    page = client.get("/report?village=330203101299")
+    assert page.status_code == 200 and "二维码中的村（社区）已不存在" in page.text and "已按二维码选定" not in page.text

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, defer
 
 from shanzhi.accounts.authz import Actor, authorize
 from shanzhi.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from shanzhi.events.codes import secret_hash
 from shanzhi.events.models import Event, EventPhoto
 from shanzhi.events.service import get_event, record_step, target
 
@@ -40,6 +41,22 @@ def add_photo(session: Session, *, actor: Actor, code: str, data: bytes, kind: s
     if kind not in KIND_ACTION:
         raise InvalidInput("kind must be report or result", "照片类型应为 report 或 result", code="invalid_kind")
     authorize(session, actor, KIND_ACTION[kind], target(event))
+    return _attach(session, event, actor, data, kind)
+
+
+def add_reporter_photo(session: Session, *, code: str, secret: str, data: bytes) -> EventPhoto:
+    """An anonymous resident's photo for the report they just made: the tracking secret, shown
+    only to them, is their proof; only while the report still waits to be accepted."""
+    event = session.scalar(select(Event).where(Event.code == code))
+    if event is None or event.tracking_hash != secret_hash(code, secret or ""):
+        raise NotFound("No event with that code and secret", "事件编号或查询码不正确", code="not_found")
+    if event.status != "reported":
+        raise Conflict("Photos can be added only before the report is accepted", "事件受理后不能再补充照片",
+                       code="not_reported")
+    return _attach(session, event, None, data, "report")
+
+
+def _attach(session: Session, event: Event, actor: Actor | None, data: bytes, kind: str) -> EventPhoto:
     if len(data) > MAX_BYTES:
         raise PayloadTooLarge(f"A photo may be at most {MAX_BYTES // 2**20} MB",
                               f"照片不能超过 {MAX_BYTES // 2**20} MB")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from math import ceil
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -27,13 +27,12 @@ from shanzhi.db import as_utc
 from shanzhi.errors import InvalidInput, ShanzhiError
 from shanzhi.http import DbSession
 from shanzhi.policy.loader import permissions
-from shanzhi.web.render import render
+from shanzhi.web.render import attempt, render
 
 router = APIRouter(include_in_schema=False)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 20
-T = TypeVar("T")
 
 Csrf = Annotated[str, Form(max_length=200)]
 Short = Annotated[str, Form(max_length=64)]
@@ -63,17 +62,6 @@ USER_FORMS = {
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _attempt(session: Session, call: Callable[[], T]) -> tuple[T | None, ShanzhiError | None]:
-    """Run one form's service calls as a unit: on a domain error, undo just them (a savepoint)
-    and hand the error back for the page to show. The request still commits, so nothing half
-    done survives, while denials queued for the audit trail are written as always."""
-    try:
-        with session.begin_nested():
-            return call(), None
-    except ShanzhiError as exc:
-        return None, exc
 
 
 def _local(at: datetime | None) -> str:
@@ -169,7 +157,7 @@ def change_password(
         error: ShanzhiError | None = InvalidInput(
             "The new password and its repetition differ", "两次输入的新密码不一致", code="password_mismatch")
     else:
-        _, error = _attempt(session, lambda: service.change_password(
+        _, error = attempt(session, lambda: service.change_password(
             session, user=user, old_password=current_password, new_password=new_password))
     if error is not None:
         return _account_page(request, session, user, error=error, error_form="password",
@@ -196,7 +184,7 @@ def create_token(
     except ValueError:
         error = InvalidInput("days must be a whole number", "有效期应为整数天数", code="invalid_days")
     else:
-        created, error = _attempt(session, lambda: tokens.create_token(
+        created, error = attempt(session, lambda: tokens.create_token(
             session, actor=actor, name=name, region=region.strip() or None, days=lifetime))
     if error is not None:
         return _account_page(request, session, user, error=error, error_form="token", form=form,
@@ -213,7 +201,7 @@ def revoke_token(
 ) -> Response:
     check_csrf(request, session, csrf_token)
     actor = service.load_actor(session, user)
-    _, error = _attempt(session, lambda: tokens.revoke_token(session, actor=actor, token_id=token_id))
+    _, error = attempt(session, lambda: tokens.revoke_token(session, actor=actor, token_id=token_id))
     if error is not None:
         return _account_page(request, session, user, error=error, error_form="tokens", status_code=error.status_code)
     return _done("/account", "token_revoked")
@@ -290,7 +278,7 @@ def create_user(
                                 region=scope.strip() or home_region.strip())
         return user
 
-    created, error = _attempt(session, create)
+    created, error = attempt(session, create)
     if error is not None:
         return _users_page(request, session, me, actor, error=error, form=form, status_code=error.status_code)
     assert created is not None
@@ -335,7 +323,7 @@ def _after(
 ) -> Response:
     """One detail-page action: on success back to the page with a notice; on a domain error the
     same page again with the message next to the form that caused it."""
-    _, error = _attempt(session, call)
+    _, error = attempt(session, call)
     if error is not None:
         return _user_page(request, session, me, actor, user_id, error=error, error_form=form_name, form=form,
                           status_code=error.status_code)
@@ -416,7 +404,7 @@ def reveal_phone(
 ) -> HTMLResponse:
     check_csrf(request, session, csrf_token)
     actor = service.load_actor(session, me)
-    phone, error = _attempt(session, lambda: service.reveal_phone(session, actor=actor, user_id=user_id))
+    phone, error = attempt(session, lambda: service.reveal_phone(session, actor=actor, user_id=user_id))
     if error is not None:
         return _user_page(request, session, me, actor, user_id, error=error, error_form="reveal",
                           status_code=error.status_code)

@@ -35,8 +35,7 @@ from shanzhi.events.policy import workflow
 from shanzhi.geo import service as geo
 from shanzhi.geo.levels import BY_NAME
 from shanzhi.http import DbSession
-from shanzhi.web.account_pages import _attempt
-from shanzhi.web.render import render
+from shanzhi.web.render import attempt, render
 from shanzhi.web.report_form import (
     CRS_CHOICES,
     category_groups,
@@ -174,7 +173,7 @@ def report_form(
     done = None
     if reported and EVENT_CODE.match(reported):
         # Read back through the service: only an event this user may see is announced.
-        event, _ = _attempt(session, lambda: service.get_event(session, actor=actor, code=reported))
+        event, _ = attempt(session, lambda: service.get_event(session, actor=actor, code=reported))
         if event is not None:
             done = _card(service.event_dict(event), "")
     return _report_page(request, session, user, reported=done)
@@ -209,7 +208,7 @@ def submit_report(
             photos.add_photo(session, actor=actor, code=done.event.code, data=picture, kind="report")
         return done.event.code
 
-    code, error = _attempt(session, report)
+    code, error = attempt(session, report)
     if error is not None:
         return _report_page(request, session, user, error=error, form=form, status_code=error.status_code)
     return RedirectResponse("/m/report?" + urlencode({"reported": code}), status_code=303)
@@ -291,7 +290,7 @@ def take_step(
         if picture is not None:
             photos.add_photo(session, actor=actor, code=code, data=picture, kind="result")
 
-    _, error = _attempt(session, act)
+    _, error = attempt(session, act)
     if error is not None:
         return _tasks_page(request, session, user, error=error, error_code=code, form={"result": result},
                            status_code=error.status_code)
@@ -316,7 +315,8 @@ def grid(request: Request, session: DbSession, user: PageUser) -> HTMLResponse:
     cards = [_card(service.event_dict(e), names[e.region_code]) for e in listed.events]
     mine = {e.code for e in listed.events if _offered(session, actor, e)}
     config = {
-        "region": shown, "highlight": scope if scope != shown else None, "bbox": region["bbox"],
+        "region": shown, "name": region["name"], "highlight": scope if scope != shown else None,
+        "bbox": region["bbox"],
         "tileUrl": request.app.state.settings.tile_url,
         "events": [{"code": c["code"], "lon": c["lon"], "lat": c["lat"], "state": c["deadline"]["state"],
                     "label": f"{c['code']} {c['category']} · {c['status_label']}"}

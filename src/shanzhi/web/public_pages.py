@@ -15,17 +15,14 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from shanzhi.accounts.authz import Actor, Grant
 from shanzhi.accounts.crypto import new_secret
 from shanzhi.accounts.deps import PageUser, check_csrf
 from shanzhi.errors import InvalidInput, NotFound, ShanzhiError
 from shanzhi.events import intake, photos, service
-from shanzhi.events.models import Event
 from shanzhi.geo import service as geo
 from shanzhi.http import DbSession
 from shanzhi.web import challenge, throttle
-from shanzhi.web.account_pages import _attempt
-from shanzhi.web.render import render
+from shanzhi.web.render import attempt, render
 from shanzhi.web.report_form import (
     CRS_CHOICES,
     category_groups,
@@ -47,8 +44,6 @@ Code = Annotated[str, Form(max_length=32)]
 STAGES = ("已上报", "已受理", "处置中", "已办结")
 STAGE_OF = {"reported": 0, "accepted": 1, "dispatched": 1, "in_progress": 2, "resolved": 2, "verified": 2,
             "closed": 4, "merged": 4, "rejected": 1}
-# The narrowest role that may attach a report's photos (permissions.toml: event.report).
-PHOTO_ROLE = "liaison"
 
 
 def _address(request: Request) -> str | None:
@@ -83,16 +78,20 @@ def _village_groups(session: Session) -> list[dict[str, Any]]:
 
 def _report_page(
     request: Request, session: Session, *, error: ShanzhiError | None = None, form: dict[str, str] | None = None,
-    done: dict[str, Any] | None = None, notice: str | None = None, status_code: int = 200,
+    done: dict[str, Any] | None = None, status_code: int = 200,
 ) -> HTMLResponse:
     groups = _village_groups(session)
-    form = form or {}
+    form = dict(form or {})
     known = {o["code"]: o["name"] for g in groups for o in g["options"]}
+    notice = None
+    if form.get("preset") and form.get("village") not in known:
+        # A QR code whose village is gone: the resident chooses.
+        notice, form["village"] = "二维码中的村（社区）已不存在，请重新选择所在位置。", ""
     context = {
         "title": "随手拍 · 问题上报", "categories": category_groups(), "villages": groups, "crs_choices": CRS_CHOICES,
-        "village_name": known.get(form.get("village", "")), "form": form, "error": error, "done": done,
-        "notice": notice, "challenge": challenge.issue(), "challenge_field": challenge.FIELD,
-        "honeypot": challenge.HONEYPOT, "key": new_secret(12),
+        "preset_name": known.get(form.get("village", "")) if form.get("preset") else None, "form": form,
+        "error": error, "done": done, "notice": notice, "challenge": challenge.issue(),
+        "challenge_field": challenge.FIELD, "honeypot": challenge.HONEYPOT, "key": new_secret(12),
     }
     response = render(request, "public_report.html", context, status_code=status_code)
     return _no_store(response) if done else response
@@ -102,21 +101,7 @@ def _report_page(
 def report_form(
     request: Request, session: DbSession, village: Annotated[str | None, Query(max_length=18)] = None,
 ) -> HTMLResponse:
-    form, notice = {}, None
-    if village:
-        # A QR code's village, if it still exists; otherwise the resident chooses.
-        if any(o["code"] == village for g in _village_groups(session) for o in g["options"]):
-            form["village"] = village
-        else:
-            notice = "二维码中的村（社区）已不存在，请重新选择所在位置。"
-    return _report_page(request, session, form=form, notice=notice)
-
-
-def _photo_actor(event: Event) -> Actor:
-    """Who attaches an anonymous report's photo: no one signs in here, so the page acts as the
-    report's own channel, with a grant that reaches this event's region and nothing wider and a
-    role that may only report. Used for the event this very request created."""
-    return Actor(None, "居民（匿名上报）", (Grant(PHOTO_ROLE, event.region_code),))
+    return _report_page(request, session, form={"village": village, "preset": "1"} if village else None)
 
 
 @router.post("/report", response_class=HTMLResponse)
@@ -145,10 +130,10 @@ def submit_report(
             reporter_phone=phone.strip() or None, idempotency_key=f"r:{key}" if key else None,
         ))
         if picture is not None and done.created:
-            photos.add_photo(session, actor=_photo_actor(done.event), code=done.event.code, data=picture)
+            photos.add_reporter_photo(session, code=done.event.code, secret=done.secret or "", data=picture)
         return done
 
-    done, error = _attempt(session, report)
+    done, error = attempt(session, report)
     if error is not None:
         return _report_page(request, session, error=error, form=form, status_code=error.status_code)
     assert done is not None
@@ -185,9 +170,9 @@ def _follow(session: Session, request: Request, call: Any) -> tuple[Any, Shanzhi
         throttle.check(session, throttle.TRACK_MISSES, address)
     except ShanzhiError as exc:
         return None, exc
-    result, error = _attempt(session, call)
+    result, error = attempt(session, call)
     if isinstance(error, NotFound):
-        _, refused = _attempt(session, lambda: throttle.take(session, throttle.TRACK_MISSES, address))
+        _, refused = attempt(session, lambda: throttle.take(session, throttle.TRACK_MISSES, address))
         error = refused or error
     return result, error
 
@@ -224,7 +209,7 @@ def rate(
     tracked, error = _follow(session, request, rate_and_read)
     if error is not None:
         # Still show where the event stands when only the rating was refused.
-        current, _ = _attempt(session, lambda: service.track(session, code=code, secret=secret))
+        current, _ = attempt(session, lambda: service.track(session, code=code, secret=secret))
         return _track_page(request, code=code, secret=secret if current else "", tracked=current, error=error,
                            status_code=error.status_code)
     return _track_page(request, code=code, secret=secret, tracked=tracked, notice="感谢您的评价！")

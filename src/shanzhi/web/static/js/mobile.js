@@ -73,6 +73,7 @@
         lon.value = pos.coords.longitude.toFixed(6);
         lat.value = pos.coords.latitude.toFixed(6);
         crs.value = "wgs84"; // what browsers report
+        again.textContent = "重新定位";
         sync();
         describe(lon.value, lat.value, pos.coords.accuracy);
       }, (err) => {
@@ -80,7 +81,8 @@
         say(err.code === 1 ? "未获得定位权限，请选择所在区域。" : "暂时无法定位，请选择所在区域或重试。", "fail");
       }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
     }
-    box.querySelector("[data-geo-locate]").addEventListener("click", locate);
+    const again = box.querySelector("[data-geo-locate]");
+    again.addEventListener("click", locate);
     clear.addEventListener("click", () => {
       lon.value = lat.value = "";
       sync();
@@ -175,7 +177,7 @@
     const map = L.map(mapBox, { zoomSnap: 0.25, attributionControl: !!config.tileUrl });
     if (config.tileUrl) L.tileLayer(config.tileUrl).addTo(map);
     const [x0, y0, x1, y1] = config.bbox;
-    map.fitBounds([[y0, x0], [y1, x1]], { padding: [12, 12], animate: false });
+    map.fitBounds([[y0, x0], [y1, x1]], { padding: [20, 20], animate: false });
     const tolerance = Math.max(0, (x1 - x0) / 1500).toFixed(6);
     const geojson = (children) => fetch("/api/v1/regions/" + encodeURIComponent(config.region) + "/geojson?tolerance=" +
       tolerance + (children ? "&children=true" : ""), { headers: { Accept: "application/json" } })
@@ -189,7 +191,10 @@
           color: mine ? "#b71c1c" : "#ffffff", weight: mine ? 3 : 1.2,
           fillColor: mine ? "#ef9a9a" : "#90caf9", fillOpacity: mine ? 0.45 : 0.3,
         } }).addTo(map);
-        if (labels) layer.bindTooltip(f.properties.name, { permanent: true, direction: "center", className: "m-region-label" });
+        // "藕缆桥村第一网格3号微网格" inside 藕缆桥村第一网格 reads as "3号微网格".
+        const name = f.properties.name.startsWith(config.name) && f.properties.name !== config.name
+          ? f.properties.name.slice(config.name.length) : f.properties.name;
+        if (labels) layer.bindTooltip(name, { permanent: true, direction: "center", className: "m-region-label" });
         if (mine) layer.bringToFront();
       });
       L.geoJSON(self, { style: { color: "#34495e", weight: 2.5, dashArray: "6 4", fill: !parts.features.length,
