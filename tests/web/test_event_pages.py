@@ -19,6 +19,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from shanzhi.accounts.service import load_actor, system_actor
+from shanzhi.audit.models import AuditEntry
 from shanzhi.db import utcnow
 from shanzhi.detect.classify import Suggestion
 from shanzhi.events import export, photos, service
@@ -126,6 +127,9 @@ def test_each_filter_narrows_the_list(client, session, town):
         return set(codes_on(page.text))
 
     everything = {plain, accepted, north, hotline}
+    page = client.get("/events").text
+    regions = re.findall(r'<option value="(\d+)"', re.search(r'<select name="region">.*?</select>', page, re.DOTALL)[0])
+    assert regions == ["330203101", VILLAGE, OTHER_VILLAGE]  # his town and its villages, nothing beyond
     assert listed("") == everything
     assert listed("status=accepted") == {accepted}
     assert listed("category=01") == {plain, accepted}  # a major: all its minors
@@ -159,8 +163,7 @@ def test_the_deadline_filter_agrees_with_the_badge_shown(client, session, town):
     yellow = client.get("/events?deadline=yellow").text
     assert codes_on(yellow) == [nearly] and "黄灯预警" in yellow
     assert codes_on(client.get("/events?sort=due").text)[:2] == [late, nearly]  # nearest deadline first
-    # The API takes the same filter.
-    sign_in(client, "wangfang")
+    # The API takes the same filter (the session cookie serves a GET).
     assert [e["code"] for e in client.get("/api/v1/events?deadline=red").json()["items"]] == [late]
 
 
@@ -209,6 +212,9 @@ def test_the_export_holds_the_filtered_events_under_chinese_headers_and_never_a_
     assert "13912345678" not in cells and "5678" not in cells and "张阿姨" not in cells
     notes = dict(sheet_rows(r.content, "导出说明"))
     assert notes["事件条数"] == 3 and notes["类别"] == "暴露垃圾/垃圾堆放"
+    audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "event.export")).all()
+    assert [a.actor_name for a in audit] == ["dispatcher@330203101"]
+    assert client.get("/events/export?status=bogus").status_code == 422
 
     # The list page's export link carries the same filters.
     listed = client.get("/events?category=0101&channel=resident").text
@@ -263,10 +269,10 @@ def test_the_event_page_shows_the_event_its_photos_timeline_and_duplicates(clien
     assert client.get(thumb).headers["content-type"] == "image/jpeg"
     assert html.count('<li class="tl-') == 2 and "上传照片" in html  # report, photo
     # The other pile is a likely duplicate, with a merge button for the dispatcher.
-    dup = re.search(rf'<li data-code="{first}">(.*?)</li>', html, re.S).group(1)
+    dup = re.search(rf'<li data-code="{first}">(.*?)</li>', html, re.DOTALL).group(1)
     assert "相距" in dup and "小时" in dup and "%" in dup
     assert f'name="into" value="{first}"' in dup
-    assert re.search(r'id="suggestions".*?\d+%', html, re.S)
+    assert re.search(r'id="suggestions".*?\d+%', html, re.DOTALL)
     # A grid worker reads the same event but may not merge it.
     sign_in(client, "qianxiao")
     assert 'name="into"' not in client.get(f"/events/{second}").text
@@ -342,7 +348,7 @@ def test_a_dispatcher_accepts_with_a_corrected_category_and_dispatches_to_the_un
     session.commit()
     sign_in(client, "wangfang")
     page = client.get(f"/events/{code}").text
-    accept_form = re.search(r'data-step="accept".*?</form>', page, re.S).group(0)
+    accept_form = re.search(r'data-step="accept".*?</form>', page, re.DOTALL).group(0)
     assert '<option value="0101" selected>' in accept_form  # the current category by default
 
     r = post_step(client, code, "accept", category="0102")
@@ -353,7 +359,7 @@ def test_a_dispatcher_accepts_with_a_corrected_category_and_dispatches_to_the_un
     assert row.status == "accepted" and row.category_code == "0102" and row.category_source == "corrected"
 
     # The dispatch form lists the units serving the place, the policy's proposal preselected.
-    dispatch_form = re.search(r'data-step="dispatch".*?</form>', shown, re.S).group(0)
+    dispatch_form = re.search(r'data-step="dispatch".*?</form>', shown, re.DOTALL).group(0)
     proposed = re.search(r'<option value="([^"]+)" selected>[^<]*（建议）', dispatch_form).group(1)
     assert proposed == f"village_committee-{VILLAGE}"  # 0102's handler type, in the event's village
     assert f"grid_team-{VILLAGE}" in dispatch_form and "enforcement_team-330203101" in dispatch_form

@@ -34,8 +34,8 @@ def _on_the_spot_category(event: Event) -> bool:
 
 
 def _below_top_tier(event: Event) -> bool:
-    tiers = catalog().tiers
-    return event.tier is None or catalog().tier_rank(event.tier) + 1 < len(tiers)
+    cat = catalog()
+    return event.tier is None or cat.tier_rank(event.tier) + 1 < len(cat.tiers)
 
 
 # Effects that always refuse in some state of the event: a step carrying one is not offered

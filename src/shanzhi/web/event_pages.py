@@ -8,9 +8,9 @@ offer and `service.transition` decides again on submit, so a forged form is refu
 from __future__ import annotations
 
 import tempfile
-from itertools import groupby
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import groupby
 from math import ceil
 from typing import IO, Annotated, Any
 from urllib.parse import quote, urlencode
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from shanzhi.accounts.authz import Actor, require_somewhere, scope_prefixes
 from shanzhi.accounts.deps import PageUser, check_csrf
 from shanzhi.accounts.models import User
-from shanzhi.db import as_utc, utcnow
+from shanzhi.db import utcnow
 from shanzhi.detect import classify, duplicates
 from shanzhi.errors import InvalidInput, ShanzhiError
 from shanzhi.events import actions, export, photos, service
@@ -60,21 +60,17 @@ INPUT_LABELS = {"reason": "原因", "result": "处置结果", "unit": "处置单
 # Steps that send an event back or away look different from those that move it forward.
 CAUTION_STEPS = {"reject", "return", "reopen", "escalate", "merge"}
 PHOTO_KINDS = {"report": "上报照片", "result": "处置照片"}
+# Timeline steps without a signed-in actor: an anonymous resident's, else the system's.
+RESIDENT_STEPS = {"report", "rate"}
 
 
 def local(at: datetime | str | None) -> str:
-    """Times are stored in UTC and shown in Asia/Shanghai."""
-    if at is None:
-        return ""
-    moment = as_utc(datetime.fromisoformat(at) if isinstance(at, str) else at)
-    assert moment is not None
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    """Times are stored in UTC and shown in Asia/Shanghai (ISO text from the views, too)."""
+    moment = export.local(datetime.fromisoformat(at) if isinstance(at, str) else at)
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 # -- /events -----------------------------------------------------------------------------------
-
-FILTERS = ("status", "category", "region", "channel", "deadline", "q", "sort")
-
 
 def _filters(status: str, category: str, region: str, channel: str, deadline: str, q: str,
              sort: str) -> dict[str, str]:
@@ -174,7 +170,11 @@ def events_list(
         "orders": export.ORDER_LABELS,
         "error": error,
     }
-    return render(request, "events.html", context, user=user, status_code=error.status_code if error else 200)
+    response = render(request, "events.html", context, user=user, status_code=error.status_code if error else 200)
+    if request.headers.get("hx-request"):
+        # htmx pushes this instead of the form's every field, blanks included: a clean bookmark.
+        response.headers["HX-Push-Url"] = _url("/events", filters, page)
+    return response
 
 
 def _file_chunks(f: IO[bytes]) -> Iterator[bytes]:
@@ -239,6 +239,8 @@ def _facts(data: dict[str, Any], units: dict[int, str], unit_label: str) -> list
         out.append(f"时限至 {local(data['due_at'])}")
     if data.get("into"):
         out.append(f"并入 {data['into']}")
+    if data.get("from"):
+        out.append(f"来自主事件 {data['from']}")
     if data.get("rating"):
         out.append(f"评分 {data['rating']} 分")
     return out
@@ -308,20 +310,22 @@ def _event_page(
         "times": {k: local(view[k]) for k in ("created_at", "accepted_at", "due_at", "closed_at")},
         "limit": f"{event.limit_amount:g} {unit_label}" if event.limit_amount else None,
         "pending_extension": f"{event.pending_extension:g} {unit_label}" if event.pending_extension else None,
-        "photos": [{"id": p.id, "kind": PHOTO_KINDS.get(p.kind, p.kind), "width": p.width, "height": p.height,
-                    "url": f"/api/v1/events/{quote(event.code)}/photos/{p.id}"}
+        "photos": [{"kind": PHOTO_KINDS.get(p.kind, p.kind), "url": f"/api/v1/events/{quote(event.code)}/photos/{p.id}"}
                    for p in photos.list_photos(session, actor=actor, code=code)],
         "timeline": [{**s, "at": local(s["at"]), "to_label": statuses.get(s["to_status"], s["to_status"]),
+                      "actor": s["actor"] or s["data"].get("actor") or ("居民" if s["action"] in RESIDENT_STEPS
+                                                                        else "系统"),
                       "facts": _facts(s["data"], units, unit_label)} for s in timeline],
         "duplicates": [{**c.as_dict(), "status_label": statuses[c.event.status],
                         "percent": round(c.score * 100),
                         "distance": None if c.distance_m is None else round(c.distance_m)} for c in candidates],
         "may_merge": "merge" in by_name,
+        "takes_category": any("category" in s.inputs for s in steps),
         "suggestions": suggestions,
         "steps": [_step_view(s, form if s.name == error_step else None) for s in steps],
         "version": event.version,
         # Units by where they sit (village, town, district), nearest first.
-        "unit_groups": [(level, list(units)) for level, units in
+        "unit_groups": [(level, list(group)) for level, group in
                         groupby(actions.dispatch_units(session, event) if takes_unit else [], key=lambda u: u.level)],
         "proposed_org_id": event.proposed_org_id,
         "categories": _category_options(),

@@ -10,10 +10,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shanzhi.accounts import signin
 from shanzhi.accounts.authz import start_page, widest_scope
-from shanzhi.accounts.deps import (
-    SESSION_COOKIE, PageUser, check_csrf, cookie_session, remember_csrf, set_cookie,
-)
 from shanzhi.accounts.crypto import sign
+from shanzhi.accounts.deps import (
+    SESSION_COOKIE,
+    PageUser,
+    check_csrf,
+    cookie_session,
+    remember_csrf,
+    set_cookie,
+)
 from shanzhi.errors import ShanzhiError
 from shanzhi.geo.levels import LEVELS, VILLAGE_TYPES
 from shanzhi.http import DbSession

@@ -69,8 +69,9 @@
     const items = (body && body.items) || [];
     if (!items.length) return;
     const unitSelect = document.querySelector("select[name=unit]");
+    const hoursLabel = "median_hours" in items[0] ? "中位用时" : "平均用时";
     const rows = items.map((u) => {
-      const name = el("td", {}, u.unit_name);
+      const name = el("td", { "data-label": "单位" }, u.unit_name);
       if (unitSelect && [...unitSelect.options].some((o) => o.value === u.unit_code)) {
         const pick = el("button", { type: "button", class: "link-button" }, "选用");
         pick.addEventListener("click", () => {
@@ -84,13 +85,26 @@
       const h = u.median_hours ?? u.mean_hours;
       const hours = h === null || h === undefined ? "—"
         : (h >= 48 ? (h / 24).toFixed(1) + " 天" : h.toFixed(1) + " 小时");
-      return el("tr", {}, name, el("td", {}, u.closed), el("td", {}, hours),
-                el("td", {}, (u.return_rate * 100).toFixed(1) + "%"));
+      return el("tr", {}, name, el("td", { "data-label": "办结" }, u.closed),
+                el("td", { "data-label": hoursLabel }, hours),
+                el("td", { "data-label": "退回率" }, (u.return_rate * 100).toFixed(1) + "%"));
     });
-    $("unit-hours-head").textContent = "median_hours" in items[0] ? "中位用时" : "平均用时";
+    $("unit-hours-head").textContent = hoursLabel;
     $("unit-patterns-rows").replaceChildren(...rows);
     panel.hidden = false;
   }
+
+  // A suggestion's button puts its category into the acceptance form, ready to submit.
+  document.querySelectorAll("#suggestions .use-category").forEach((button) => {
+    button.addEventListener("click", () => {
+      const select = document.querySelector("select[name=category]");
+      if (!select) return;
+      select.value = button.closest("li").dataset.category;
+      const step = select.closest("details");
+      if (step) step.open = true;
+      select.focus();
+    });
+  });
 
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (e) => {
