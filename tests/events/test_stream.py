@@ -89,3 +89,25 @@ def test_the_event_stream_sends_what_happened_and_ends_when_told(session, distri
     message = chunks[1].split("\n")
     assert message[1] == "event: step" and json.loads(message[2].removeprefix("data: "))["code"] == west.code
     assert len(chunks) == 2 and polls == 3
+
+
+def test_an_idle_stream_pings_and_moves_the_browsers_last_event_id_past_unsent_steps(session, district,
+                                                                                      monkeypatch):
+    start = stream.recent(session, actor=district["dispatcher1"])["cursor"]
+    make_event(session, lon=121.47, lat=29.87)  # in 第2镇: not for this dispatcher
+    session.commit()
+    monkeypatch.setattr(stream, "HEARTBEAT_SECONDS", -1.0)
+    polls = 0
+
+    async def stop() -> bool:
+        nonlocal polls
+        polls += 1
+        return polls > 1
+
+    async def collect() -> list[str]:
+        return [chunk async for chunk in stream.sse(lambda: session, actor=district["dispatcher1"], after=start,
+                                                    stop=stop, poll_seconds=0.01)]
+
+    chunks = anyio.run(collect)
+    last = stream.recent(session, actor=district["dispatcher2"])["cursor"]
+    assert chunks[1:] == [f": ping\nid: {last}\n\n"] and last > start

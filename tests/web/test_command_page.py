@@ -65,7 +65,8 @@ def test_a_dispatcher_sees_the_panels_and_map_and_a_new_report_arrives_live(live
             assert page.locator(f"#chart-{chart} canvas").count() == 1, chart
         # The small lattice district fits at a village zoom: its four villages are drawn and named.
         assert page.evaluate("document.body.dataset.regionLevel") == "village"
-        assert page.locator(".leaflet-overlay-pane path").count() >= 5  # four villages and the outline
+        assert page.locator(".leaflet-regions-pane path").count() == 4
+        assert page.locator(".leaflet-outline-pane path").count() == 1  # the district's outline
         assert page.locator(".cc-region-label", has_text="1011村").count() == 1
         assert page.evaluate("document.body.dataset.mapMode") == "clusters"
         assert "视野内在办 6 件" in page.inner_text("#map-stat")

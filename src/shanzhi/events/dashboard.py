@@ -87,7 +87,7 @@ def dashboard(session: Session, *, actor: Actor, now: datetime | None = None) ->
     tomorrow = today + timedelta(days=1)
     month_start = today.replace(day=1)
     trend_start = today - timedelta(days=TREND_DAYS - 1)
-    counts = stats._count_columns(now)  # the one definition of every count (metrics.toml)
+    counts = stats.count_columns(now)  # the one definition of every count (metrics.toml)
 
     # 1. per day and region of the next level down, over this month and the last 30 days
     prefixes, level = _ranking_level(actor)

@@ -34,6 +34,7 @@ from shanzhi.db import as_utc, hours_between, shanghai_day, utcnow
 from shanzhi.errors import InvalidInput, NotFound
 from shanzhi.events.catalog import catalog
 from shanzhi.events.models import FINAL_STATUSES, Event
+from shanzhi.events.policy import workflow
 from shanzhi.events.service import reach_filter
 from shanzhi.geo import service as geo
 from shanzhi.geo.models import Region
@@ -192,7 +193,7 @@ def _registered() -> ColumnElement[bool]:
     return and_(Event.accepted_at.is_not(None), Event.status != "merged")
 
 
-def _count_columns(now: datetime) -> list[ColumnElement[Any]]:
+def count_columns(now: datetime) -> list[ColumnElement[Any]]:
     """One SUM(CASE …) per count; `should_close` is derived afterwards."""
     registered = _registered()
     handled = and_(registered, or_(Event.resolved_at.is_not(None), Event.status == "closed"))
@@ -292,6 +293,9 @@ def _filters(
 ) -> tuple[list[ColumnElement[bool]], Region | None]:
     filters: list[ColumnElement[bool]] = [
         reach_filter(actor, ACTION), Event.created_at >= period.start_at, Event.created_at < period.end_at,
+        # Every status: a tautology that lets the database use the (status, created_at) index
+        # for the period instead of scanning the whole table (180 ms → 20 ms on the demo).
+        Event.status.in_(tuple(workflow().statuses)),
     ]
     place = None
     if region:
@@ -341,7 +345,7 @@ def _groups(
         keys |= set(filled)
         missing = [k for k in keys if k is not None and k not in filled]
         if missing:
-            filled |= dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(missing))).tuples())
+            filled |= dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(missing))).tuples().all())
         labels = filled
     elif group_by == "day":
         keys |= set(period.days())
@@ -402,7 +406,7 @@ def compute(
     key = _group_column(group_by).label("key") if group_by else None
 
     # The one query for every count.
-    stmt = select(*([key] if key is not None else []), *_count_columns(now)).where(*filters)
+    stmt = select(*([key] if key is not None else []), *count_columns(now)).where(*filters)
     if key is not None:
         stmt = stmt.group_by(key)
     counts: dict[Any, dict[str, int]] = {}

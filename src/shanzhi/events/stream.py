@@ -74,8 +74,9 @@ def _labels() -> dict[str, str]:
 def _items(session: Session, rows: list[Any]) -> list[dict[str, Any]]:
     """Feed entries, oldest first, each naming its town and village."""
     codes = {c for r in rows for c in (r.town_code, r.village_code) if c}
-    names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).tuples().all()) \
-        if codes else {}
+    names: dict[str, str] = {}
+    if codes:
+        names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).tuples().all())
     labels, statuses = _labels(), workflow().statuses
     return [{
         "id": r.step_id, "at": as_utc(r.at).isoformat(), "action": r.action, "label": labels.get(r.action, r.action),
@@ -150,5 +151,7 @@ async def sse(
             beat = now
         elif now - beat > HEARTBEAT_SECONDS:
             beat = now
-            yield ": ping\n\n"  # keeps proxies from idling the connection out
+            # Keeps proxies from idling the connection out; the id (a message without data is not
+            # dispatched) moves the browser's Last-Event-ID past steps it was not sent.
+            yield f": ping\nid: {cursor.last}\n\n"
         await anyio.sleep(poll_seconds)

@@ -57,9 +57,12 @@
   }
 
   // -- the map ------------------------------------------------------------------------------------
-  const map = L.map("cc-map", { zoomSnap: 0.25, attributionControl: !!config.tileUrl, preferCanvas: false });
+  const map = L.map("cc-map", { zoomSnap: 0.25, attributionControl: !!config.tileUrl });
   if (config.tileUrl) L.tileLayer(config.tileUrl, { attribution: config.tileAttribution || "" }).addTo(map);
+  // Panes keep the drawing order whatever arrives first: region fills, the scope's outline, events.
+  map.createPane("regions").style.zIndex = 380;
   map.createPane("outline").style.zIndex = 390;
+  map.createPane("events").style.zIndex = 450;
   const regionLayer = L.layerGroup().addTo(map);
   const outlineLayer = L.layerGroup().addTo(map);
   const eventLayer = L.layerGroup().addTo(map);
@@ -92,6 +95,7 @@
       const labels = fc.features.length <= 40 && (fc.level === "town" || fc.level === "village");
       fc.features.forEach((f, i) => {
         const layer = L.geoJSON(f, {
+          pane: "regions",
           style: { color: "#90a4ae", weight: 1, fillColor: REGION_FILLS[i % REGION_FILLS.length], fillOpacity: 0.55 },
         });
         layer.bindTooltip(f.properties.name, labels
@@ -118,7 +122,8 @@
   function eventPopup(e) {
     const deadline = DEADLINE[e.deadline_state];
     return el("div", { class: "cc-popup" },
-      el("strong", {}, e.category || "未分类", e.urgency === "urgent" ? "（紧急）" : ""),
+      // A lone event drawn from a map cell carries no category: the detail page has it.
+      el("strong", {}, e.category === undefined ? "在办事件" : e.category || "未分类", e.urgency === "urgent" ? "（紧急）" : ""),
       el("div", { class: "mono" }, e.code),
       el("div", {}, el("span", { class: "status st-" + e.status }, e.status_label),
         deadline ? el("span", { class: "dl dl-" + e.deadline_state }, deadline.label) : null),
@@ -129,7 +134,7 @@
   function pointMarker(e) {
     const deadline = DEADLINE[e.deadline_state];
     return L.circleMarker([e.lat, e.lon], {
-      radius: 7, fillColor: STATUS_COLORS[e.status] || "#546e7a", fillOpacity: 0.95,
+      pane: "events", radius: 7, fillColor: STATUS_COLORS[e.status] || "#546e7a", fillOpacity: 0.95,
       color: deadline ? deadline.color : "#ffffff", weight: deadline ? 3 : 1.5,
     }).bindPopup(() => eventPopup(e));
   }
@@ -162,8 +167,8 @@
         } else if (item.code) {
           // A cell holding one event is drawn as that event.
           const status = Object.keys(item.statuses)[0];
-          pointMarker({ ...item, status, status_label: data.status_labels[status], deadline_state: item.worst,
-                        category: null }).addTo(eventLayer);
+          pointMarker({ ...item, status, status_label: data.status_labels[status], deadline_state: item.worst })
+            .addTo(eventLayer);
         } else {
           clusterMarker(item, data.status_labels).addTo(eventLayer);
         }
@@ -246,11 +251,11 @@
     chart("chart-tiers").setOption({
       animation: false,
       series: tiers.map((k, i) => ({
-        type: "gauge", startAngle: 90, endAngle: -270, radius: "78%", center: [(25 + 50 * i) + "%", "50%"],
+        type: "gauge", startAngle: 90, endAngle: -270, radius: "86%", center: [(25 + 50 * i) + "%", "50%"],
         pointer: { show: false }, axisLine: { lineStyle: { width: 10, color: [[1, "#eef1f4"]] } },
         progress: { show: d.month[k] !== null, width: 10, roundCap: true, itemStyle: { color: i ? "#1e88e5" : "#43a047" } },
         splitLine: { show: false }, axisTick: { show: false }, axisLabel: { show: false },
-        title: { offsetCenter: [0, "30%"], fontSize: 12, color: "#52606d" },
+        title: { offsetCenter: [0, "30%"], fontSize: 11, color: "#52606d" },
         detail: { offsetCenter: [0, "-8%"], fontSize: 17, fontWeight: 700, color: "#1f2d3d",
                   formatter: (v) => (d.month[k] === null ? "—" : v.toFixed(1) + "%") },
         data: [{ value: d.month[k] === null ? 0 : +(d.month[k] * 100).toFixed(1), name: d.labels[k] }],
@@ -273,7 +278,7 @@
     chart("chart-status").setOption({
       animation: false,
       tooltip: { trigger: "item", formatter: (p) => p.name + "：" + fmt(p.value) + " 件（" + p.percent + "%）" },
-      legend: { orient: "vertical", right: 4, top: "middle", itemWidth: 10, itemHeight: 10, textStyle: AXIS,
+      legend: { orient: "vertical", right: 4, top: "middle", itemWidth: 10, itemHeight: 10, itemGap: 5, textStyle: AXIS,
                 formatter: (name) => name + " " + fmt((d.by_status.find((s) => s.label === name) || {}).count) },
       series: [{ type: "pie", radius: ["48%", "78%"], center: ["32%", "50%"], label: { show: false },
                  itemStyle: { borderColor: "#fff", borderWidth: 2 },
@@ -335,6 +340,7 @@
     try {
       lastPanels = await api("/api/v1/command/dashboard");
       await chartsLoaded;
+      performance.mark("cc:panels-start");
       drawPanels(lastPanels);
     } catch (err) {
       $("kpi-date").textContent = "统计加载失败：" + err.message;
