@@ -54,12 +54,18 @@ def _add_subcommands() -> None:
     from shanzhi.detect.cli import register as register_detect
     from shanzhi.events.stats_api import register as register_stats
     from shanzhi.events.worker import register as register_worker
+    from shanzhi.housing.cli import register as register_housing
+    from shanzhi.orgs.cli import register as register_orgs
+    from shanzhi.gridpeople.cli import register as register_gridpeople
 
     app.add_typer(users_app, name="users")
     app.add_typer(audit_app, name="audit")
     register_stats(app)
     register_detect(app)
     register_worker(app)
+    register_housing(app)
+    register_orgs(app)
+    register_gridpeople(app)
 
 def _require_schema() -> None:
     from shanzhi.migrate import current
@@ -90,7 +96,9 @@ def demo(
 ) -> None:
     """生成演示区（海曙区规模：17 镇街、164 村、572 网格、2229 微网格），演示账号、处置单位与十个月的历史事件。Load the demo district."""
     from shanzhi.demo.district import build_district
+    from shanzhi.demo.gridpeople import create_demo_gridpeople
     from shanzhi.demo.history import generate_history
+    from shanzhi.demo.housing import generate_housing
     from shanzhi.demo.people import DEMO_PASSWORD, create_demo_people
     from shanzhi.demo.units import create_demo_units
     from shanzhi.geo.service import import_regions
@@ -107,6 +115,8 @@ def demo(
             accounts = [(p.username, p.name, p.role, place.name, created) for p, place, created in people]
             units = create_demo_units(session)
         history = generate_history(get_engine(), seed=seed, progress=report)
+        grid_people = create_demo_gridpeople(get_engine(), seed=seed, progress=report)
+        housing = generate_housing(get_engine(), seed=seed, progress=report)
     counts: dict[str, int] = {}
     for f in features:
         counts[f["properties"]["level"]] = counts.get(f["properties"]["level"], 0) + 1
@@ -129,6 +139,8 @@ def demo(
     with errors():
         found = alerts.scan(session_factory(get_engine()))
     console.print(f"预警：高发点位 {found['hotspot']} 处，上升趋势 {found['trend']} 项")
+    console.print(grid_people.summary())
+    console.print(housing.summary())
     table = Table(title=f"演示账号（仅供演示，密码均为 {DEMO_PASSWORD}）demo-only logins")
     for col in ("登录名 login", "姓名", "角色 role", "范围 scope", ""):
         table.add_column(col, overflow="fold")
@@ -150,7 +162,8 @@ def serve(
     _require_schema()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     console.print(f"善治已启动 shanzhi is running: [bold]http://{shown}:{port}/map[/]  (接口文档 /api/docs，Ctrl+C 退出)")
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    # Live feeds (Server-Sent Events) stay open; on shutdown give them a few seconds, not forever.
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
 
 @regions_app.command("import")
