@@ -37,9 +37,9 @@ def test_it_scores_the_held_out_reports(model: classify.Model) -> None:
     print(report.summary())
     # The held-out set describes situations that appear nowhere in training, written by other
     # hands; a floor a little under today's figures catches a model or corpus that got worse.
-    assert report.n >= 54 * 25
-    assert report.top1 >= 0.83
-    assert report.top3 >= 0.96
+    assert report.n >= 54 * 30
+    assert report.top1 >= 0.86
+    assert report.top3 >= 0.97
 
 
 @pytest.mark.parametrize(("text", "code"), [
