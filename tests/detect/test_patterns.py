@@ -93,7 +93,7 @@ def test_a_category_rising_in_a_grid_is_flagged_and_a_flat_one_is_not(session, d
     for day in range(9):
         put(session, lon=121.312, lat=29.812, days_ago=day * 1.4 + 0.2, category="0104", text="这条路又积水了")
     # Grid B: three a week, week after week (more reports, but no change).
-    weekly(session, 121.36, 29.81, per_week=3, weeks=range(0, 14))
+    weekly(session, 121.36, 29.81, per_week=3, weeks=range(14))
     session.flush()
     found = find_trends(session, region=TOWN)
     assert [(t.region_code, t.category_code) for t in found] == [(GRID_A, "0104")]

@@ -30,7 +30,7 @@ def suggest_category(text: str) -> tuple[str | None, list[dict[str, Any]]]:
         log.exception("category suggestion failed")
         return None, []
     top = found[0]
-    chosen = top.code if top.probability >= detect_policy().classify.assign_at else None
+    chosen = top.code if top.probability >= detect_policy().classify.assign_at and not top.uncertain else None
     return chosen, [{"code": s.code, "p": round(s.probability, 3)} for s in found]
 
 

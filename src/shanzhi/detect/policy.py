@@ -19,6 +19,7 @@ class _Strict(BaseModel):
 
 class ClassifyPolicy(_Strict):
     uncertain_below: float = Field(ge=0, le=1)
+    resemblance_below: float = Field(ge=0, le=1)
     assign_at: float = Field(ge=0, le=1)
 
 
