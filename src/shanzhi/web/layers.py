@@ -39,7 +39,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import shapely
@@ -50,6 +50,7 @@ from shanzhi.accounts.authz import Actor, holds, require_somewhere
 from shanzhi.db import as_utc, utcnow
 from shanzhi.errors import InvalidInput, NotFound
 from shanzhi.events.catalog import category_name
+from shanzhi.events.clusters import BBox, parse_bbox  # noqa: F401  (parse_bbox: the layers endpoint)
 from shanzhi.events.models import OPEN_STATUSES, Event
 from shanzhi.events.policy import workflow
 from shanzhi.events.service import reach_filter
@@ -65,14 +66,6 @@ HEAT_FLOOR = 3.0  # the fewest reports in one cell that show at full heat
 MAX_PARAMS, MAX_PARAM_LENGTH = 20, 200
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
-
-class BBox(NamedTuple):
-    """A WGS84 box: west, south, east, north (degrees)."""
-
-    west: float
-    south: float
-    east: float
-    north: float
 
 
 class LayerFunction(Protocol):
@@ -170,23 +163,6 @@ def _heat_body(data: Any) -> dict[str, Any]:
     top = float(kept[int(0.05 * (len(kept) - 1))][2]) if kept else HEAT_FLOOR
     return {**body, "type": "Heat", "points": kept, "max": max(top, HEAT_FLOOR),
             "truncated": bool(body.get("truncated")) or len(points) > len(kept)}
-
-
-def parse_bbox(text: str) -> BBox:
-    """'min_lon,min_lat,max_lon,max_lat' (Leaflet's toBBoxString) → BBox, or InvalidInput."""
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) == 4 and all(math.isfinite(v) for v in values):
-        west, south, east, north = values
-        if -180 <= west < east <= 180 and -90 <= south < north <= 90:
-            return BBox(west, south, east, north)
-    raise InvalidInput(
-        "bbox must be min_lon,min_lat,max_lon,max_lat in WGS84 degrees",
-        "bbox 应为“最小经度,最小纬度,最大经度,最大纬度”（WGS84 度），例如 121.3,29.8,121.5,29.9",
-        code="invalid_bbox",
-    )
 
 
 def int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
