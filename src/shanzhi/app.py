@@ -18,6 +18,9 @@ from shanzhi.events.api import router as events_router
 from shanzhi.events.open311 import router as open311_router
 from shanzhi.events.stats_api import router as stats_router
 from shanzhi.geo.api import router as geo_router
+from shanzhi.gridpeople.api import router as gridpeople_router
+from shanzhi.orgs.api import router as orgs_router
+from shanzhi.housing.api import router as housing_router
 from shanzhi.http import install_error_handlers
 from shanzhi.web.account_pages import router as account_router
 from shanzhi.web.command_pages import router as command_router
@@ -53,6 +56,9 @@ def create_app(
     app.include_router(detect_router)
     app.include_router(open311_router)
     app.include_router(stats_router)
+    app.include_router(orgs_router)
+    app.include_router(gridpeople_router)
+    app.include_router(housing_router)
     app.include_router(pages_router)
     app.include_router(account_router)
     app.include_router(mobile_pages_router)

@@ -95,6 +95,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="随机种子 seed: the same seed builds the same district")] = 2026,
 ) -> None:
     """生成演示区（海曙区规模：17 镇街、164 村、572 网格、2229 微网格），演示账号、处置单位与十个月的历史事件。Load the demo district."""
+    from shanzhi.demo.alliances import create_demo_alliances
     from shanzhi.demo.district import build_district
     from shanzhi.demo.gridpeople import create_demo_gridpeople
     from shanzhi.demo.history import generate_history
@@ -115,6 +116,7 @@ def demo(
             accounts = [(p.username, p.name, p.role, place.name, created) for p, place, created in people]
             units = create_demo_units(session)
         history = generate_history(get_engine(), seed=seed, progress=report)
+        alliances = create_demo_alliances(get_engine(), seed=seed, progress=report)
         grid_people = create_demo_gridpeople(get_engine(), seed=seed, progress=report)
         housing = generate_housing(get_engine(), seed=seed, progress=report)
     counts: dict[str, int] = {}
@@ -132,6 +134,7 @@ def demo(
             f"处置单位新建 {units} 个；历史事件 {history.events:,} 件（已结案 {history.closed:,}，"
             f"在办 {history.open:,}），时间线 {history.steps:,} 步，用时 {history.seconds:.1f} 秒"
         )
+    console.print(alliances.summary())
     # The command center opens with what detection finds in that history, not an empty inbox.
     from shanzhi.db import session_factory
     from shanzhi.detect import alerts

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import func, select
@@ -56,14 +57,23 @@ def add_reporter_photo(session: Session, *, code: str, secret: str, data: bytes)
     return _attach(session, event, None, data, "report")
 
 
-def _attach(session: Session, event: Event, actor: Actor | None, data: bytes, kind: str) -> EventPhoto:
+@dataclass(frozen=True)
+class CleanImage:
+    """A photo as stored: re-encoded as JPEG without EXIF, plus its thumbnail."""
+
+    content: bytes
+    thumbnail: bytes
+    width: int
+    height: int
+    sha256: str
+
+
+def clean_image(data: bytes) -> CleanImage:
+    """Check that `data` is a real JPEG, PNG or WebP within the size limit, then re-encode it:
+    the orientation is kept, everything else the camera wrote (GPS, device) is dropped."""
     if len(data) > MAX_BYTES:
         raise PayloadTooLarge(f"A photo may be at most {MAX_BYTES // 2**20} MB",
                               f"照片不能超过 {MAX_BYTES // 2**20} MB")
-    count = session.scalar(select(func.count()).where(EventPhoto.event_id == event.id)) or 0
-    if count >= MAX_PHOTOS:
-        raise Conflict(f"At most {MAX_PHOTOS} photos per event", f"每个事件最多 {MAX_PHOTOS} 张照片",
-                       code="too_many_photos")
     try:
         probe = Image.open(io.BytesIO(data))
         probe.verify()  # checks the file's structure without decoding it
@@ -76,9 +86,19 @@ def _attach(session: Session, event: Event, actor: Actor | None, data: bytes, ki
                            code="invalid_image") from None
     content = _encode(image, MAX_SIDE)
     stored = Image.open(io.BytesIO(content))
+    return CleanImage(content=content, thumbnail=_encode(image, THUMB_SIDE), width=stored.width,
+                      height=stored.height, sha256=hashlib.sha256(content).hexdigest())
+
+
+def _attach(session: Session, event: Event, actor: Actor | None, data: bytes, kind: str) -> EventPhoto:
+    count = session.scalar(select(func.count()).where(EventPhoto.event_id == event.id)) or 0
+    if count >= MAX_PHOTOS:
+        raise Conflict(f"At most {MAX_PHOTOS} photos per event", f"每个事件最多 {MAX_PHOTOS} 张照片",
+                       code="too_many_photos")
+    image = clean_image(data)
     photo = EventPhoto(
-        event_id=event.id, kind=kind, mime="image/jpeg", sha256=hashlib.sha256(content).hexdigest(),
-        width=stored.width, height=stored.height, content=content, thumbnail=_encode(image, THUMB_SIDE),
+        event_id=event.id, kind=kind, mime="image/jpeg", sha256=image.sha256, width=image.width,
+        height=image.height, content=image.content, thumbnail=image.thumbnail,
     )
     session.add(photo)
     session.flush()

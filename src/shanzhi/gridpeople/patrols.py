@@ -14,7 +14,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from shanzhi.accounts.authz import Actor, Target, authorize, require_somewhere, scope_prefixes
+from shanzhi.accounts.authz import (
+    Actor,
+    Target,
+    authorize,
+    require_somewhere,
+    scope_prefixes,
+)
 from shanzhi.audit import service as audit
 from shanzhi.db import SHANGHAI, as_utc, utcnow
 from shanzhi.errors import Conflict, InvalidInput, NotFound

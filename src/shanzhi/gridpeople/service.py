@@ -17,7 +17,15 @@ from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from shanzhi.accounts import service as accounts
-from shanzhi.accounts.authz import Actor, Target, authorize, can, require_somewhere, scope_prefixes, sees
+from shanzhi.accounts.authz import (
+    Actor,
+    Target,
+    authorize,
+    can,
+    require_somewhere,
+    scope_prefixes,
+    sees,
+)
 from shanzhi.accounts.crypto import decrypt_text, encrypt_text, mask_phone
 from shanzhi.accounts.models import User
 from shanzhi.audit import service as audit
