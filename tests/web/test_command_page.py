@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import threading
 import time
-from urllib.parse import urlparse
 
 import httpx
 import pytest
-from browser import ARTIFACTS, chromium_page, live_server, require_browser, sign_in
+from browser import (
+    ARTIFACTS,
+    CLEAN,
+    chromium_page,
+    live_server,
+    require_browser,
+    sign_in,
+    watch,
+)
 from builders import actor_of, bearer, lattice_tree, make_event, make_units
 from sqlalchemy import select
 
@@ -39,24 +46,12 @@ def live(tmp_path_factory):
         engine.dispose()
 
 
-def watch(page, base_url: str) -> dict[str, list[str]]:
-    seen: dict[str, list[str]] = {"foreign": [], "errors": [], "failed": []}
-    origin = urlparse(base_url).netloc
-    page.on("request", lambda r: urlparse(r.url).netloc not in (origin, "") and seen["foreign"].append(r.url))
-    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-    page.on("console", lambda m: m.type == "error" and not m.text.startswith("Failed to load resource")
-            and seen["errors"].append(m.text))
-    # The alerts endpoint is another module's: the page copes with it missing (see the alerts test).
-    page.on("response", lambda r: r.status >= 400 and "/detect/alerts" not in r.url
-            and seen["failed"].append(f"{r.status} {r.url}"))
-    return seen
-
-
 def test_a_dispatcher_sees_the_panels_and_map_and_a_new_report_arrives_live(live):
     url, engine = live["url"], live["engine"]
     ARTIFACTS.mkdir(exist_ok=True)
     with chromium_page(width=1600, height=1000) as page:
-        seen = watch(page, url)
+        # The alerts endpoint is another module's: the page copes with it missing (see the alerts test).
+        seen = watch(page, url, expected=("/detect/alerts",))
         sign_in(page, url, "commander", then="/command")
         page.wait_for_function("document.body.dataset.ready", timeout=15000)
         assert page.inner_text("#scope-name") == "测试区指挥中心"
@@ -89,7 +84,7 @@ def test_a_dispatcher_sees_the_panels_and_map_and_a_new_report_arrives_live(live
         page.wait_for_timeout(2000)  # the clusters refresh after a report
         assert "视野内在办 7 件" in page.inner_text("#map-stat")
         page.screenshot(path=str(ARTIFACTS / "command.png"))
-        assert seen == {"foreign": [], "errors": [], "failed": []}
+        assert seen == CLEAN
 
 
 def test_the_alerts_panel_says_there_are_none_when_the_endpoint_has_none(live):

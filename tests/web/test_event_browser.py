@@ -14,7 +14,15 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser import ARTIFACTS, chromium_page, live_server, require_browser, sign_in
+from browser import (
+    ARTIFACTS,
+    CLEAN,
+    chromium_page,
+    live_server,
+    require_browser,
+    sign_in,
+    watch,
+)
 from builders import PASSWORD, lattice_tree, make_event
 from PIL import Image, ImageDraw
 from sqlalchemy import select
@@ -103,15 +111,6 @@ def live(tmp_path_factory):
         yield {"url": url, "db": str(tmp / "live.db"), **seed(str(tmp / "live.db"))}
 
 
-def watch(page, base_url: str) -> dict[str, list[str]]:
-    seen: dict[str, list[str]] = {"foreign": [], "errors": []}
-    origin = urlparse(base_url).netloc
-    page.on("request", lambda r: urlparse(r.url).netloc not in (origin, "") and seen["foreign"].append(r.url))
-    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-    page.on("console", lambda m: m.type == "error" and seen["errors"].append(m.text))
-    return seen
-
-
 def test_a_dispatcher_filters_opens_accepts_and_dispatches_an_event(live):
     base_url, codes = live["url"], live
     with chromium_page() as page:
@@ -175,7 +174,7 @@ def test_a_dispatcher_filters_opens_accepts_and_dispatches_an_event(live):
         assert "受理" in timeline and "派遣" in timeline and "古林镇派遣员·王芳" in timeline
         assert set(page.eval_on_selector_all("[data-step]", "els => els.map(e => e.dataset.step)")) == {"escalate"}
         page.screenshot(path=str(ARTIFACTS / "event-dispatched.png"), full_page=True)
-        assert seen == {"foreign": [], "errors": []}
+        assert seen == CLEAN
 
     # The browser's steps went through the service, as the dispatcher.
     engine = make_engine(f"sqlite:///{live['db']}")

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from browser import ARTIFACTS, chromium_page, live_server, require_browser, sign_in
+from browser import (
+    ARTIFACTS,
+    CLEAN,
+    chromium_page,
+    live_server,
+    require_browser,
+    sign_in,
+    watch,
+)
 from builders import actor_of, make_event, make_units, voronoi_tree
 from sqlalchemy import select
 
@@ -26,17 +33,6 @@ def base_url(tmp_path_factory):
     require_browser()
     with live_server(tmp_path_factory.mktemp("live"), voronoi_tree(), (("mapper", "dispatcher", "330299"),)) as url:
         yield url
-
-
-def watch(page, base_url: str) -> dict[str, list[str]]:
-    seen: dict[str, list[str]] = {"foreign": [], "errors": [], "failed": []}
-    origin = urlparse(base_url).netloc
-    page.on("request", lambda r: urlparse(r.url).netloc not in (origin, "") and seen["foreign"].append(r.url))
-    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-    page.on("console", lambda m: m.type == "error" and seen["errors"].append(m.text))
-    page.on("requestfailed", lambda r: seen["failed"].append(r.url))
-    page.on("response", lambda r: r.status >= 400 and seen["failed"].append(f"{r.status} {r.url}"))
-    return seen
 
 
 def test_the_map_shows_the_district_and_drills_down_to_villages(base_url):
@@ -69,7 +65,7 @@ def test_the_map_shows_the_district_and_drills_down_to_villages(base_url):
         page.click("#crumbs a[data-code='330299']")
         page.wait_for_function("document.body.dataset.selected === '330299'")
         assert village.startswith("330299101")
-        assert seen == {"foreign": [], "errors": [], "failed": []}
+        assert seen == CLEAN
 
 
 def test_a_leaf_region_is_shown_among_its_siblings(base_url):
@@ -225,7 +221,7 @@ def test_layers_switch_on_and_off_and_follow_the_view(layered_url):
         page.wait_for_selector(".layer-row[data-layer=heat]")
         assert rows(page) == {"regions": True, "events": True, "heat": False}
         ready(page, "events")
-        assert seen == {"foreign": [], "errors": [], "failed": []}
+        assert seen == CLEAN
 
 
 def test_a_layer_registered_on_the_server_appears_without_any_page_change(layered_url, monkeypatch):
@@ -254,4 +250,4 @@ def test_a_layer_registered_on_the_server_appears_without_any_page_change(layere
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.wait_for_function("document.body.dataset.selected.length === 12")
         assert page.inner_text("#region-name").startswith("村1-")
-        assert seen == {"foreign": [], "errors": [], "failed": []}
+        assert seen == CLEAN

@@ -86,8 +86,15 @@ def worker_report(client: TestClient, fields: dict, files: dict | None = None):
 
 
 def reported_code(response) -> str:
-    assert response.status_code == 303, response.text
-    return re.search(r"reported=([A-Z0-9-]+)", response.headers["location"]).group(1)
+    """The code the report page shows after a successful report (the page itself: no redirect,
+    since it shows the secret once)."""
+    assert response.status_code == 200 and "上报成功" in response.text, response.text[:400]
+    return re.search(r'id="reported-code"[^>]*>([^<]+)<', response.text).group(1)
+
+
+def reported_secret(response) -> str | None:
+    found = re.search(r'id="reported-secret"[^>]*>([^<]+)<', response.text)
+    return found.group(1) if found else None
 
 
 # -- /m/report ---------------------------------------------------------------------------------
@@ -97,8 +104,9 @@ def test_a_grid_worker_reports_with_a_photo_and_his_position_in_one_tap(client, 
     login(client, "qianxiao")
     r = worker_report(client, REPORT, photo_file())
     code = reported_code(r)
-    page = client.get(r.headers["location"])
-    assert page.status_code == 200 and code in page.text and "上报成功" in page.text
+    # The tracking secret is shown once, for the worker to pass on to the resident, and not cached.
+    assert r.headers["cache-control"] == "no-store" and "/track" in r.text
+    assert service.track(session, code=code, secret=reported_secret(r))["status"] == "reported"
     worker = actor_of(session, people["users"]["qianxiao"])
     event = service.get_event(session, actor=worker, code=code)
     assert (event.channel, event.region_code, event.category_code) == ("grid_worker", MICROGRID, "0101")
@@ -156,6 +164,7 @@ def test_a_double_tap_makes_one_event(client, session, people):
     first = client.post("/m/report", data=data, files=photo_file(), follow_redirects=False)
     again = client.post("/m/report", data=data, files=photo_file(), follow_redirects=False)
     assert reported_code(first) == reported_code(again)
+    assert reported_secret(first) and reported_secret(again) is None  # shown once only
     assert count(session) == 1 and count(session, EventPhoto) == 1
 
 

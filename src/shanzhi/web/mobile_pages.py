@@ -39,6 +39,7 @@ from shanzhi.web.render import attempt, render
 from shanzhi.web.report_form import (
     CRS_CHOICES,
     category_groups,
+    no_store,
     parse_point,
     read_photo,
     short_time,
@@ -161,22 +162,13 @@ def _report_page(
 
 
 @router.get("/m/report", response_class=HTMLResponse)
-def report_form(
-    request: Request, session: DbSession, user: PageUser,
-    reported: Annotated[str | None, Query(max_length=32)] = None,
-) -> Response:
+def report_form(request: Request, session: DbSession, user: PageUser) -> Response:
     actor = _actor(request)
     require_somewhere(session, actor, "event.report")
     if not scope_prefixes(actor, "event.report"):
         # A signed-in resident reports for herself, like every resident: the public form.
         return RedirectResponse("/report", status_code=303)
-    done = None
-    if reported and EVENT_CODE.match(reported):
-        # Read back through the service: only an event this user may see is announced.
-        event, _ = attempt(session, lambda: service.get_event(session, actor=actor, code=reported))
-        if event is not None:
-            done = _card(service.event_dict(event), "")
-    return _report_page(request, session, user, reported=done)
+    return _report_page(request, session, user)
 
 
 @router.post("/m/report")
@@ -192,7 +184,7 @@ def submit_report(
     form = {"text": text, "category": category, "urgency": urgency, "lon": lon, "lat": lat, "crs": crs,
             "region": region, "address": address}
 
-    def report() -> str:
+    def report() -> intake.Submitted:
         x, y, system = parse_point(lon, lat, crs)
         if x is None and not region.strip():
             raise InvalidInput("No position and no region", "未获取到定位，请选择所在区域后再提交",
@@ -206,12 +198,16 @@ def submit_report(
         ))
         if picture is not None and done.created:
             photos.add_photo(session, actor=actor, code=done.event.code, data=picture, kind="report")
-        return done.event.code
+        return done
 
-    code, error = attempt(session, report)
+    done, error = attempt(session, report)
     if error is not None:
         return _report_page(request, session, user, error=error, form=form, status_code=error.status_code)
-    return RedirectResponse("/m/report?" + urlencode({"reported": code}), status_code=303)
+    assert done is not None
+    # Shown here rather than after a redirect: the secret is known only now (a replayed tap gets
+    # none) and is shown once, as on the residents' form, for the worker to pass on.
+    reported = {**_card(service.event_dict(done.event), ""), "secret": done.secret}
+    return no_store(_report_page(request, session, user, reported=reported))
 
 
 # -- /m/tasks ------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from shanzhi.web.render import attempt, render
 from shanzhi.web.report_form import (
     CRS_CHOICES,
     category_groups,
+    no_store,
     parse_point,
     read_photo,
     short_time,
@@ -48,12 +49,6 @@ STAGE_OF = {"reported": 0, "accepted": 1, "dispatched": 1, "in_progress": 2, "re
 
 def _address(request: Request) -> str | None:
     return request.client.host if request.client else None
-
-
-def _no_store(response: HTMLResponse) -> HTMLResponse:
-    # A page holding a tracking secret stays out of every cache.
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 # -- /report -------------------------------------------------------------------------------------
@@ -94,7 +89,7 @@ def _report_page(
         "challenge_field": challenge.FIELD, "honeypot": challenge.HONEYPOT, "key": new_secret(12),
     }
     response = render(request, "public_report.html", context, status_code=status_code)
-    return _no_store(response) if done else response
+    return no_store(response) if done else response
 
 
 @router.get("/report", response_class=HTMLResponse, name="public_report")
@@ -160,7 +155,7 @@ def _track_page(
 ) -> HTMLResponse:
     context = {"title": "进度查询", "code": code, "secret": secret, "error": error, "notice": notice,
                "tracked": _tracked_view(tracked) if tracked else None, "stages": STAGES}
-    return _no_store(render(request, "public_track.html", context, status_code=status_code))
+    return no_store(render(request, "public_track.html", context, status_code=status_code))
 
 
 def _follow(session: Session, request: Request, call: Any) -> tuple[Any, ShanzhiError | None]:

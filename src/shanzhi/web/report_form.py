@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import UploadFile
+from fastapi.responses import HTMLResponse
 
 from shanzhi.db import SHANGHAI, as_utc
 from shanzhi.errors import InvalidInput
@@ -49,6 +50,12 @@ def read_photo(upload: UploadFile | None) -> bytes | None:
         return None
     data = upload.file.read(photos.MAX_BYTES + 1)
     return data or None
+
+
+def no_store(response: HTMLResponse) -> HTMLResponse:
+    """A page showing a tracking secret (both forms, once reported) stays out of every cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def short_time(at: datetime | str | None) -> str:
