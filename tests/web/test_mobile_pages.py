@@ -461,3 +461,26 @@ def test_the_printable_poster_is_for_signed_in_staff(client, people):
 def test_a_qr_code_of_a_village_that_is_gone_lets_the_resident_choose(client, people):
     page = client.get("/report?village=330203101299")
     assert page.status_code == 200 and "二维码中的村（社区）已不存在" in page.text and "已按二维码选定" not in page.text
+
+
+def test_a_grid_worker_verifies_a_handled_event_from_the_task_list(client, session, people):
+    """Resolved events in the worker's grid wait on /m/tasks for the on-the-spot check."""
+    from builders import make_event
+
+    from shanzhi.events import service
+
+    admin = actor_of(session, make_user(session, username="boss", role="admin", scope="330203"))
+    code = make_event(session).event.code
+    for step, inputs in (("accept", {}), ("dispatch", {}), ("resolve", {"result": "已清运垃圾并冲洗路面"})):
+        service.transition(session, actor=admin, code=code, name=step, **inputs)
+    session.commit()
+    login(client, "qianxiao")
+    page = client.get("/m/tasks").text
+    assert f"/m/tasks/{code}/verify" in page and "已清运垃圾并冲洗路面" in page
+    form = page[page.index(f"/m/tasks/{code}/verify"):]
+    r = client.post(f"/m/tasks/{code}/verify", data={"csrf_token": page_value(form, "csrf_token"),
+                                                     "version": page_value(form, "version")}, follow_redirects=False)
+    assert r.status_code == 303
+    assert service.get_event(session, actor=admin, code=code).status == "verified"
+    login(client, "sunli")  # the next grid: not his to verify
+    assert f"/m/tasks/{code}/verify" not in client.get("/m/tasks").text

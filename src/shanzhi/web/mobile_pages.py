@@ -54,9 +54,10 @@ Code = Annotated[str, Form(max_length=32)]
 
 # Category suggestions while typing come from the detection API (session cookie + CSRF header).
 CLASSIFY_API = "/api/v1/detect/classify"
-# The steps a phone offers: close a small matter on the spot, or report the result of one's task.
-TASK_STEPS = ("on_the_spot", "resolve")
-TASK_NOTICES = {"on_the_spot": "已现场办结", "resolve": "处置结果已提交，等待核查"}
+# The steps a phone offers: close a small matter on the spot, report the result of one's task,
+# or verify on the spot that a handled problem is gone.
+TASK_STEPS = ("on_the_spot", "resolve", "verify")
+TASK_NOTICES = {"on_the_spot": "已现场办结", "resolve": "处置结果已提交，等待核查", "verify": "已核查通过，等待结案"}
 EVENT_CODE = re.compile(r"^[A-Z0-9-]{1,32}$")
 LIST_SIZE = service.MAX_PAGE_SIZE
 # Region choices below the user's scope: deep enough for a grid, short enough for a phone.
@@ -114,7 +115,7 @@ def _card(view: dict[str, Any], region_name: str) -> dict[str, Any]:
         "category": view["category"]["name"] if view["category"] else "未分类",
         "urgent": view["urgency"] == "urgent", "region": region_name, "address": view["address"],
         "reported_at": short_time(view["created_at"]), "deadline": _deadline(view), "version": view["version"],
-        "lon": view["lon"], "lat": view["lat"],
+        "lon": view["lon"], "lat": view["lat"], "result": view.get("result"),
     }
 
 
@@ -251,6 +252,7 @@ def _tasks_page(
     context = {
         "title": "我的任务", "tasks": cards, "counts": counts, "truncated": listed.truncated,
         "step_labels": {s: workflow().transitions[s].label for s in TASK_STEPS},
+        "result_steps": [s for s in TASK_STEPS if "result" in workflow().transitions[s].needs],
         "error": error, "error_code": error_code, "form": form or {}, "notice": notice,
     }
     return render(request, "m_tasks.html", context, user=user, status_code=status_code)
@@ -281,8 +283,10 @@ def take_step(
         if step not in TASK_STEPS:
             raise InvalidInput(f"Unknown step {step!r}", "手机端不支持该操作", code="unknown_transition")
         picture = read_photo(photo)
+        needs_result = "result" in workflow().transitions[step].needs
         service.transition(session, actor=actor, code=code, name=step,
-                           version=int(version) if version.strip().isdigit() else None, result=result.strip())
+                           version=int(version) if version.strip().isdigit() else None,
+                           **({"result": result.strip()} if needs_result else {}))
         if picture is not None:
             photos.add_photo(session, actor=actor, code=code, data=picture, kind="result")
 
