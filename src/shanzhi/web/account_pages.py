@@ -27,6 +27,7 @@ from shanzhi.db import as_utc
 from shanzhi.errors import InvalidInput, ShanzhiError
 from shanzhi.http import DbSession
 from shanzhi.policy.loader import permissions
+from shanzhi.web.forms import Code, Csrf
 from shanzhi.web.render import attempt, render
 
 router = APIRouter(include_in_schema=False)
@@ -34,9 +35,7 @@ router = APIRouter(include_in_schema=False)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 20
 
-Csrf = Annotated[str, Form(max_length=200)]
 Short = Annotated[str, Form(max_length=64)]
-Code = Annotated[str, Form(max_length=32)]
 Secret = Annotated[str, Form(max_length=128)]
 
 TOKEN_STATUS = {"active": "有效", "expired": "已过期", "revoked": "已撤销"}

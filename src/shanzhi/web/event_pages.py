@@ -40,6 +40,7 @@ from shanzhi.geo import service as geo
 from shanzhi.geo.index import RegionRef
 from shanzhi.geo.levels import BY_NAME
 from shanzhi.http import DbSession
+from shanzhi.web.forms import Code, Csrf, Text
 from shanzhi.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -49,9 +50,6 @@ PAGE_SIZE = 50
 MAX_PAGE = 100_000
 REGION_OPTIONS = 500  # a filter select stays usable; deeper regions still work typed into the URL
 
-Csrf = Annotated[str, Form(max_length=200)]
-LongText = Annotated[str, Form(max_length=2000)]
-Code = Annotated[str, Form(max_length=32)]
 Short = Annotated[str, Form(max_length=12)]
 
 # How each input of a workflow step is asked for (the step's `inputs` come from the policy).
@@ -364,7 +362,7 @@ def _amount(raw: str) -> float:
 @router.post("/events/{code}/steps/{name}")
 def take_step(
     request: Request, session: DbSession, user: PageUser, code: str, name: str, csrf_token: Csrf = "",
-    version: Short = "", reason: LongText = "", result: LongText = "", unit: Code = "", into: Code = "",
+    version: Short = "", reason: Text = "", result: Text = "", unit: Code = "", into: Code = "",
     amount: Short = "", category: Annotated[str, Form(max_length=4)] = "",
 ) -> Response:
     check_csrf(request, session, csrf_token)

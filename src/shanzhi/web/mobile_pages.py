@@ -35,6 +35,7 @@ from shanzhi.events.policy import workflow
 from shanzhi.geo import service as geo
 from shanzhi.geo.levels import BY_NAME
 from shanzhi.http import DbSession
+from shanzhi.web.forms import Code, Csrf, Text
 from shanzhi.web.render import attempt, render
 from shanzhi.web.report_form import (
     CRS_CHOICES,
@@ -47,10 +48,7 @@ from shanzhi.web.report_form import (
 
 router = APIRouter(include_in_schema=False)
 
-Csrf = Annotated[str, Form(max_length=200)]
-Text = Annotated[str, Form(max_length=2000)]
 Short = Annotated[str, Form(max_length=200)]
-Code = Annotated[str, Form(max_length=32)]
 
 # Category suggestions while typing come from the detection API (session cookie + CSRF header).
 CLASSIFY_API = "/api/v1/detect/classify"

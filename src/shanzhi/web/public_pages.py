@@ -22,6 +22,7 @@ from shanzhi.events import intake, photos, service
 from shanzhi.geo import service as geo
 from shanzhi.http import DbSession
 from shanzhi.web import challenge, throttle
+from shanzhi.web.forms import Code, Csrf, Text
 from shanzhi.web.render import attempt, render
 from shanzhi.web.report_form import (
     CRS_CHOICES,
@@ -35,10 +36,7 @@ from shanzhi.web.village_qr import village_png
 
 router = APIRouter(include_in_schema=False)
 
-Csrf = Annotated[str, Form(max_length=200)]
-Text = Annotated[str, Form(max_length=2000)]
 Short = Annotated[str, Form(max_length=64)]
-Code = Annotated[str, Form(max_length=32)]
 
 # Where a status sits on the four stages a resident understands (the current one is marked;
 # a finished event has passed them all; a refused one stopped at acceptance).
