@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import pickle
 import re
 import threading
@@ -334,11 +335,16 @@ class OneText:
         cols: list[int] = []
         vals: list[float] = []
         for analyze, vocabulary, idf, weight, offset in self.blocks:
-            counts = Counter(analyze(text))
-            idx = [vocabulary[t] for t in counts if t in vocabulary]
+            idx: list[int] = []
+            tf: list[float] = []
+            for term, n in Counter(analyze(text)).items():
+                i = vocabulary.get(term)
+                if i is not None:
+                    idx.append(i)
+                    tf.append(1.0 + math.log(n))  # sublinear tf, as the vectorizer has it
             if not idx:
                 continue
-            v = np.array([1 + np.log(counts[t]) for t in counts if t in vocabulary]) * idf[idx]
+            v = np.array(tf) * idf[idx]
             v *= weight / np.sqrt(v @ v)
             cols += [offset + i for i in idx]
             vals += v.tolist()
