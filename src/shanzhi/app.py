@@ -25,11 +25,13 @@ from shanzhi.http import install_error_handlers
 from shanzhi.web.account_pages import router as account_router
 from shanzhi.web.command_pages import router as command_router
 from shanzhi.web.event_pages import router as event_pages_router
+from shanzhi.web.housing_pages import router as housing_pages_router
 from shanzhi.web.layers_api import router as map_layers_router
 from shanzhi.web.mobile_pages import router as mobile_pages_router
 from shanzhi.web.pages import router as pages_router
 from shanzhi.web.public_pages import router as public_pages_router
 from shanzhi.web.render import error_page
+from shanzhi.web.village_pages import router as village_pages_router
 
 STATIC = Path(__file__).parent / "web" / "static"
 
@@ -62,8 +64,10 @@ def create_app(
     app.include_router(pages_router)
     app.include_router(account_router)
     app.include_router(mobile_pages_router)
+    app.include_router(housing_pages_router)
     app.include_router(public_pages_router)
     app.include_router(event_pages_router)
     app.include_router(map_layers_router)
+    app.include_router(village_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -157,7 +157,7 @@ def test_layers_switch_on_and_off_and_follow_the_view(layered_url):
         page.wait_for_function("document.body.dataset.selected === '330299'")
         # The switcher is built from /api/v1/map/layers: labels, default choices, legends.
         page.wait_for_selector(".layer-row[data-layer=heat]")
-        assert rows(page) == {"regions": False, "events": True, "heat": False}
+        assert {k: rows(page)[k] for k in ("regions", "events", "heat")} == {"regions": False, "events": True, "heat": False}
         assert page.inner_text(".layer-row[data-layer=events] .layer-label") == "待办事件"
         assert page.locator(".layer-row[data-layer=events] .legend li").all_inner_texts() == [
             "待受理", "办理中", "临期（黄灯）", "超期（红灯）"]
@@ -219,7 +219,7 @@ def test_layers_switch_on_and_off_and_follow_the_view(layered_url):
         # The choice of layers is remembered for the next visit.
         page.reload()
         page.wait_for_selector(".layer-row[data-layer=heat]")
-        assert rows(page) == {"regions": True, "events": True, "heat": False}
+        assert {k: rows(page)[k] for k in ("regions", "events", "heat")} == {"regions": True, "events": True, "heat": False}
         ready(page, "events")
         assert seen == CLEAN
 

@@ -279,7 +279,7 @@ def timeline(session: Session, event: Event, *, public_only: bool = False) -> li
         stmt = stmt.where(EventStep.public.is_(True))
     labels = {name: t.label for name, t in workflow().transitions.items()} | {
         "report": "上报", "rate": "评价", "photo": "上传照片", "deadline_yellow": "黄灯预警",
-        "deadline_red": "红灯超期", "share_result": "同步主事件办理结果"}
+        "deadline_red": "红灯超期", "share_result": "同步主事件办理结果", "raise_need": "转为需求"}
     out = []
     for s in session.scalars(stmt):
         item = {"at": as_utc(s.at).isoformat(), "action": s.action, "label": labels.get(s.action, s.action),

@@ -179,6 +179,10 @@ def need_from_event(
                       urgency="urgent" if event.urgency == "urgent" else "normal", event=event)
     need.lon, need.lat = event.lon, event.lat
     session.flush()
+    # The event's own timeline says where it went (its status does not change).
+    code = readable("need", need.id)
+    events.record_step(session, event, actor=actor, action="raise_need", before=event.status,
+                       note=f"已转为需求 {code}", data={"need": code})
     return need
 
 

@@ -20,17 +20,21 @@ the actor's reach (e.g. `events.service.reach_filter`), as list endpoints do.
 
 What /map draws, by kind (the function returns a GeoJSON FeatureCollection unless said otherwise;
 these feature properties are understood):
-  points      `color`; `tooltip` (hover); `title`, `popup` ([[label, value], …]) and `href` (a
-              「详情」 link) for a click; `count` > 1 draws a numbered cluster bubble that zooms in
+  points      `color`; `stroke` (an outline colour that marks a point out, e.g. overdue);
+              `tooltip` (hover); `title`, `popup` ([[label, value], …]) and `href` (a 「详情」
+              link) for a click; `count` > 1 draws a numbered cluster bubble that zooms in
   regions     outlines in `color` (the drill-down below stays clickable)
   choropleth  polygons filled with `color`, `tooltip` on hover; a click selects the region `code`
-              in the drill-down panel (or, without a code, opens `title`/`popup`/`href`)
+              in the drill-down panel and then opens `title`/`popup`/`href` if the feature has any
+              (without a code, a click only opens them)
   heat        a list of [lat, lon, weight] cells (aggregate server-side), drawn by Leaflet.heat
-A response may carry `summary` (a line of Chinese shown under the checkbox). The endpoint
+A response may carry `summary` (a line of Chinese shown under the checkbox) and `legend`
+([{label, color}, …]: what this view shows, replacing the registered legend until the next
+load, e.g. the alliances in view). The endpoint
 trims anything beyond MAX_FEATURES (MAX_HEAT_POINTS for heat) and marks it `truncated`, but a
 layer should aggregate instead (see the events layer) so that nothing is silently dropped.
 Layers of other domains (organizations, housing …) can live in their own module imported at the
-end of this one, so that registering them happens on import.
+end of this one, so that registering them happens on import (web/org_layers.py does).
 """
 
 from __future__ import annotations
@@ -192,13 +196,10 @@ def degrees_per_pixel(zoom: float) -> float:
     return 360.0 / (256.0 * 2.0**zoom)
 
 
-def grid_cells(lon: Any, lat: Any, bbox: BBox, *, zoom: float, pixels: float, max_cells: int) -> tuple[Any, Any]:
-    """SQL expressions numbering the grid cell (lon, lat) falls in, for GROUP BY.
-
-    Cells span about `pixels` screen pixels at `zoom`, coarser when `bbox` would need more than
-    `max_cells`, so an answer's size never depends on how much data there is. The grid is
-    anchored at (-180°, -90°), so cells stay put while the map pans.
-    """
+def cell_size(bbox: BBox, *, zoom: float, pixels: float, max_cells: int) -> tuple[float, float]:
+    """The (longitude, latitude) degrees of a grid cell of about `pixels` screen pixels at `zoom`,
+    coarser when `bbox` would need more than `max_cells`, so an answer's size never depends on
+    how much data there is."""
     size_lon = pixels * degrees_per_pixel(zoom)
     # Square on the screen (Mercator); the latitude is rounded so a pan does not reshape cells.
     size_lat = size_lon * math.cos(math.radians(round((bbox.south + bbox.north) / 2)))
@@ -206,6 +207,14 @@ def grid_cells(lon: Any, lat: Any, bbox: BBox, *, zoom: float, pixels: float, ma
     if needed > max_cells:
         grow = math.sqrt(needed / max_cells) * 1.01
         size_lon, size_lat = size_lon * grow, size_lat * grow
+    return size_lon, size_lat
+
+
+def grid_cells(lon: Any, lat: Any, bbox: BBox, *, zoom: float, pixels: float, max_cells: int) -> tuple[Any, Any]:
+    """SQL expressions numbering the grid cell (lon, lat) falls in, for GROUP BY (cells as
+    `cell_size` says). The grid is anchored at (-180°, -90°), so cells stay put while the map pans.
+    """
+    size_lon, size_lat = cell_size(bbox, zoom=zoom, pixels=pixels, max_cells=max_cells)
     # round(x - 0.5) is floor(x) on SQLite and PostgreSQL alike (SQLite may be built without floor()).
     return (func.round((lon + 180.0) / size_lon - 0.5), func.round((lat + 90.0) / size_lat - 0.5))
 
@@ -357,3 +366,11 @@ def heat_layer(session: Session, *, actor: Actor, bbox: BBox, zoom: float,
     points = [[round(lat, 6), round(lon, 6), n] for lat, lon, n in rows]
     total = sum(n for _, _, n in rows)
     return {"points": points, "total": total, "summary": f"近 {days} 天视野内 {total:,} 件"}
+
+
+# Other domains' layers register themselves on import; importing them here means whoever uses the
+# registry (the endpoint, /map, the tests) sees them, in this order, without a second import list.
+from shanzhi.web import org_layers  # noqa: F401
+
+# isort: split
+from shanzhi.web import housing_layers  # noqa: F401

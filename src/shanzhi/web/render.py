@@ -21,7 +21,7 @@ from shanzhi.policy.loader import permissions
 T = TypeVar("T")
 
 # Menu entry -> the action it needs.
-MENU_ACTIONS = {"command": "stats.read", "events": "event.read", "tasks": "event.handle",
+MENU_ACTIONS = {"command": "stats.read", "events": "event.read", "tasks": "event.handle", "housing": "housing.read",
                 "report": "event.report", "users": "user.read"}
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")

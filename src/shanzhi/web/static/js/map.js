@@ -219,15 +219,33 @@
       p.href ? el("a", { href: p.href }, "查看详情 ›") : []);
   }
 
-  function describe(feature, layer) {
+  const hasPopup = (p) => !!(p.title || p.popup || p.href);
+
+  function popupOptions() {
+    // Pan the popup clear of the layer switcher in the top-right corner.
+    const switcher = document.getElementById("layer-switcher");
+    const right = (switcher ? switcher.offsetWidth : 0) + 24;
+    return { maxWidth: 300, autoPanPaddingTopLeft: [16, 16], autoPanPaddingBottomRight: [right, 16] };
+  }
+
+  // A popup belongs to the map, not to its shape: a layer redraws when the view moves far enough
+  // (a popup panning itself into view may move it that far), and a bound popup would go with it.
+  let popupFrom = null;  // the layer key of the open popup: unticking that layer closes it
+
+  function openPopup(key, p, latlng) {
+    const popup = L.popup(popupOptions()).setLatLng(latlng).setContent(popupContent(p)).openOn(map);
+    popupFrom = { key, popup };
+  }
+
+  function describe(key, feature, layer) {
     const p = feature.properties || {};
     if (p.tooltip) layer.bindTooltip(p.tooltip, { direction: "top", sticky: !(layer instanceof L.Marker) });
-    if (p.title || p.popup || p.href) {
-      // Pan the popup clear of the layer switcher in the top-right corner.
-      const switcher = document.getElementById("layer-switcher");
-      const right = (switcher ? switcher.offsetWidth : 0) + 24;
-      layer.bindPopup(() => popupContent(p), { maxWidth: 300, autoPanPaddingTopLeft: [16, 16], autoPanPaddingBottomRight: [right, 16] });
-      layer.on("popupopen", () => layer.closeTooltip());  // the popup says it all, and more
+    if (hasPopup(p)) {
+      layer.on("click", (e) => {
+        L.DomEvent.stop(e);  // the map's own click would close it again
+        layer.closeTooltip();  // the popup says it all, and more
+        openPopup(key, p, layer.getLatLng ? layer.getLatLng() : e.latlng);
+      });
     }
   }
 
@@ -246,10 +264,11 @@
   const DRAW = {
     points: (state, body) => L.geoJSON(body, {
       pointToLayer: (f, latlng) => (f.properties.count > 1 ? clusterMarker(state, f, latlng) : L.circleMarker(latlng, {
-        pane: "layers-points", radius: 6, color: "#ffffff", weight: 1.5, fillOpacity: 0.95,
+        pane: "layers-points", radius: 6, color: f.properties.stroke || "#ffffff",
+        weight: f.properties.stroke ? 2.5 : 1.5, fillOpacity: 0.95,
         fillColor: f.properties.color || "#1e88e5", className: "layer-" + state.def.key, bubblingMouseEvents: false,
       })),
-      onEachFeature: describe,
+      onEachFeature: (f, layer) => describe(state.def.key, f, layer),
     }),
     regions: (state, body) => L.geoJSON(body, {
       pane: "layers-regions", interactive: false, className: "layer-" + state.def.key,
@@ -257,13 +276,18 @@
     }),
     choropleth: (state, body) => L.geoJSON(body, {
       pane: "layers-choropleth", className: "layer-" + state.def.key,
-      style: (f) => ({ color: "#ffffff", weight: 0.8, fillColor: f.properties.color || "#90a4ae", fillOpacity: 0.7 }),
+      // Nearly opaque: the drill-down's own fills below must not tint what the colours say.
+      style: (f) => ({ color: "#ffffff", weight: 0.8, fillColor: f.properties.color || "#90a4ae", fillOpacity: 0.85 }),
       onEachFeature: (f, layer) => {
-        if (f.properties.code) {
-          if (f.properties.tooltip) layer.bindTooltip(f.properties.tooltip, { sticky: true });
-          layer.on("click", () => select(f.properties.code));  // as the drill-down's own shapes do
+        const p = f.properties;
+        if (p.code) {
+          if (p.tooltip) layer.bindTooltip(p.tooltip, { sticky: true });
+          layer.on("click", async (e) => {
+            await select(p.code);  // as the drill-down's own shapes do; then its popup, if any
+            if (hasPopup(p)) openPopup(state.def.key, p, e.latlng);
+          });
         } else {
-          describe(f, layer);
+          describe(state.def.key, f, layer);
         }
       },
     }),
@@ -283,6 +307,12 @@
       state.view = view;
       if (state.layer) state.layer.remove();
       state.layer = DRAW[state.def.kind](state, body).addTo(map);
+      if (body.legend) {  // what this view shows (e.g. the alliances in it), until the next load
+        const legend = legendFor({ ...state.def, legend: body.legend });
+        legend.hidden = state.legend.hidden;
+        state.legend.replaceWith(legend);
+        state.legend = legend;
+      }
       state.note.textContent = (body.summary || "") + (body.truncated ? "（仅显示部分，请放大查看）" : "");
       state.note.classList.remove("error");
       state.row.dataset.state = "ready";
@@ -303,6 +333,7 @@
       state.seq++;  // drop any answer still on its way
       if (state.layer) state.layer.remove();
       state.layer = null;
+      if (popupFrom && popupFrom.key === state.def.key) map.closePopup(popupFrom.popup);
       state.note.textContent = "";
       state.row.dataset.state = "off";
     }

@@ -1,0 +1,165 @@
+"""The housing pages in a real headless Chromium: on a 360-px phone, 钱晓 (a grid worker) finds a
+building by address and near her, registers a tenant and records an inspection; on /map, the
+village cadre 吴刚 sees the rental buildings and the population density.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from browser import (
+    ARTIFACTS,
+    CLEAN,
+    chromium,
+    chromium_page,
+    fits_the_screen,
+    live_server,
+    phone_context,
+    require_browser,
+    sign_in,
+    snap,
+    watch,
+)
+from builders import actor_of, lattice_tree
+from housing.housing_helpers import IN_MG1, make_id
+from sqlalchemy import select
+from test_housing_pages import make_building
+
+from shanzhi.accounts.models import User
+from shanzhi.db import make_engine, session_scope
+from shanzhi.housing import inspections, registrations
+from shanzhi.housing.models import Unit
+from shanzhi.housing.people import PersonInput
+
+GRID = "330203101201001"  # micro-grids MG1 and MG2: 121.30–121.35 × 29.80–29.85
+VILLAGE = "330203101201"
+BUILDINGS = 24
+
+
+def seed_housing(db: Path) -> None:
+    """The building of the story (河东路 12 号, at IN_MG1, empty) and BUILDINGS more across the grid,
+    most with tenants, a few with an open finding, so the map shows every colour and some heat."""
+    engine = make_engine(f"sqlite:///{db}")
+    rng = np.random.default_rng(8)
+    with session_scope(engine) as session:
+        worker = actor_of(session, session.scalar(select(User).where(User.username == "qianxiao")))
+        make_building(session, worker)
+        seq = 100
+        for n in range(BUILDINGS):
+            lon, lat = rng.uniform(121.302, 121.348), rng.uniform(29.802, 29.848)
+            building = make_building(session, worker, (lon, lat), f"藕缆桥村新村 {n + 1} 号")
+            units = list(session.scalars(select(Unit).where(Unit.building_id == building.id).order_by(Unit.number)))
+            for unit in units[: int(rng.integers(0, 4))]:
+                for _ in range(int(rng.integers(1, 4))):
+                    seq += 1
+                    registrations.register(session, actor=worker, unit_id=unit.id, start_date=registrations.today_local(),
+                                           person=PersonInput(f"租客{seq}", make_id(seq), f"1380574{seq:04d}"))
+            if n % 6 == 0:
+                inspections.record_inspection(session, actor=worker, building_id=building.id,
+                                              answers={"gas": inspections.Answer(False, "钢瓶过期")})
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def housing_url(tmp_path_factory):
+    require_browser()
+    tmp = tmp_path_factory.mktemp("housing")
+    people = (("qianxiao", "grid_worker", GRID), ("wugang", "village_cadre", VILLAGE))
+    with live_server(tmp, lattice_tree(), people) as url:
+        seed_housing(tmp / "live.db")
+        yield url
+
+
+def test_a_grid_worker_registers_a_tenant_and_records_an_inspection_on_her_phone(housing_url):
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium() as browser:
+        page = phone_context(browser, geolocation={"longitude": IN_MG1[0], "latitude": IN_MG1[1]}).new_page()
+        seen = watch(page, housing_url, expected=("/tenancies",))  # the typo below is refused: a 422
+        sign_in(page, housing_url, "qianxiao", then="/m/housing")
+
+        # Near me: the phone's position finds the building a few steps away.
+        page.click("#near-me")
+        page.wait_for_url("**/m/housing?near=*")
+        assert "藕缆桥村河东路 12 号" in page.inner_text("#buildings")
+        # By address, as typed.
+        page.fill("input[name=q]", "河东路 12")
+        page.click("form.h-search button[type=submit]")
+        page.wait_for_url("**/m/housing?q=*")
+        page.click("#buildings a:has-text('藕缆桥村河东路 12 号')")
+        page.wait_for_url("**/m/housing/buildings/*")
+        fits_the_screen(page)
+
+        # A typo in the ID number: told next to the field, and nothing typed is lost.
+        page.click("#register summary")
+        page.select_option("#register select[name=unit_id]", index=0)  # 101
+        page.fill("#register input[name=name]", "李明华")
+        good = make_id(7)
+        page.fill("#register input[name=id_number]", good[:-1] + ("0" if good[-1] != "0" else "1"))
+        page.fill("#register input[name=phone]", "13805740007")
+        page.click("#register button[type=submit]")
+        error = page.locator("[data-error-for=id_number]")
+        error.wait_for()
+        assert "校验" in error.inner_text()
+        assert page.input_value("#register input[name=name]") == "李明华"
+        page.fill("#register input[name=id_number]", good)
+        page.click("#register button[type=submit]")
+        page.wait_for_selector("#notice")
+        tenant = page.locator(".h-tenant", has_text="李明华")
+        assert tenant.locator("[data-field=id_number]").inner_text() == f"{good[:4]}**********{good[-4:]}"
+        assert tenant.locator("[data-field=phone]").inner_text() == "138****0007"
+        assert good not in page.content()
+
+        # An inspection of the whole building: one item fails, with a note.
+        page.click("#inspect summary")
+        assert page.locator(".h-item[data-places='unit']").is_hidden()  # overcrowding: rooms only
+        item = page.locator(".h-item", has_text="电动车规范停放充电")
+        item.locator("text=不合格").click()
+        item.locator("input.h-note").fill("一楼楼道飞线充电")
+        page.click("#inspect button[type=submit]")
+        page.wait_for_selector("#notice:has-text('检查记录已保存')")
+        finding = page.locator(".h-finding", has_text="电动车规范停放充电")
+        assert "整改期限" in finding.inner_text() and "一楼楼道飞线充电" in finding.inner_text()
+        fits_the_screen(page)
+        snap(page, "m-housing.png")
+
+        # One tap makes it an event.
+        finding.locator("button:has-text('转为事件')").click()
+        page.wait_for_selector("#notice:has-text('已转为事件')")
+        assert "已转事件" in page.locator(".h-finding", has_text="电动车规范停放充电").inner_text()
+        assert seen == CLEAN
+
+
+def test_the_map_shows_rental_buildings_and_population_density(housing_url):
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium_page() as page:
+        seen = watch(page, housing_url)
+        sign_in(page, housing_url, "wugang")
+        page.wait_for_selector(".layer-row[data-layer=housing]")
+        assert page.inner_text(".layer-row[data-layer=housing] .layer-label") == "出租房屋"
+        assert page.inner_text(".layer-row[data-layer=density] .layer-label") == "人口密度"
+        page.check("input[data-layer=housing]")
+        page.check("input[data-layer=density]")
+        page.wait_for_selector(".layer-row[data-layer=housing][data-state=ready]")
+        page.wait_for_selector(".layer-row[data-layer=density][data-state=ready]")
+        assert f"视野内 {BUILDINGS + 1} 栋房屋" in page.inner_text(".layer-row[data-layer=housing] .layer-note")
+        assert page.locator("path.layer-housing").count() == BUILDINGS + 1
+        painted = page.evaluate("""() => {
+            const c = document.querySelector('canvas.leaflet-heatmap-layer');
+            const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
+            return n; }""")
+        assert painted > 500
+        page.screenshot(path=str(ARTIFACTS / "map-housing.png"))
+
+        # A building's popup: counts only, and the way to its page (events off: the event the phone
+        # test made sits on its building).
+        page.uncheck("input[data-layer=events]")
+        page.locator("path.layer-housing").first.click(force=True)
+        popup = page.locator(".leaflet-popup .layer-popup")
+        popup.wait_for()
+        labels = popup.locator("dt").all_inner_texts()
+        assert labels == ["编号", "用途", "房间", "出租", "登记住户", "待整改"]
+        assert popup.locator("a").get_attribute("href").startswith("/m/housing/buildings/")
+        assert seen == CLEAN

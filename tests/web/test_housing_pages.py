@@ -1,0 +1,227 @@
+"""The housing phone pages over HTTP: a grid worker finds a building, registers and ends a
+tenancy, records an inspection and turns a finding into an event; personal data stays masked.
+
+Cast (the lattice district 330203): 钱晓 (qianxiao) is the grid worker of micro-grid MG1, where
+the building 河东路 12 号 stands; 孙丽 (sunli) works MG2 and must not see it; 周敏 (zhoumin) is a
+民情联络员 of the village, who may look (housing.read) but not register or inspect.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from builders import PASSWORD, actor_of, lattice_tree, make_user
+from fastapi.testclient import TestClient
+from housing.housing_helpers import (
+    IN_MG1,
+    IN_MG2,
+    MG1,
+    MG2,
+    VILLAGE,
+    bad_checksum,
+    building_body,
+    make_id,
+)
+from sqlalchemy import func, select
+
+from shanzhi.events.models import Event
+from shanzhi.geo import service as geo
+from shanzhi.housing import inspections, registrations, service
+from shanzhi.housing.models import Finding, Person, Registration
+from shanzhi.housing.people import PersonInput
+from shanzhi.housing.service import BuildingInput, UnitInput
+
+
+def make_building(session, actor, point=IN_MG1, address="藕缆桥村河东路 12 号"):
+    """A building with the three rooms of housing_helpers.building_body, through the service."""
+    body = building_body(point, address=address)
+    data = BuildingInput(address=body["address"], lon=point[0], lat=point[1], use=body["use"], floors=body["floors"],
+                         construction=body["construction"])
+    units = [UnitInput(**u) for u in body["units"]]
+    return service.create_building(session, actor=actor, data=data, units=units)
+
+
+@pytest.fixture
+def town(session):
+    geo.import_regions(session, data=lattice_tree())
+    users = {
+        "qianxiao": make_user(session, username="qianxiao", role="grid_worker", scope=MG1),
+        "sunli": make_user(session, username="sunli", role="grid_worker", scope=MG2),
+        "zhoumin": make_user(session, username="zhoumin", role="liaison", scope=VILLAGE),
+    }
+    worker = actor_of(session, users["qianxiao"])
+    building = make_building(session, worker)
+    make_building(session, actor_of(session, users["sunli"]), IN_MG2, "藕缆桥村河西路 3 号")
+    session.commit()
+    units = {u["number"]: u["id"] for u in service.building_detail(session, actor=worker,
+                                                                   building_id=building.id)["units"]}
+    return {"users": users, "worker": worker, "building": building, "units": units}
+
+
+def page_value(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no {name} in the page"
+    return found.group(1)
+
+
+def login(client: TestClient, username: str) -> None:
+    csrf = page_value(client.get("/login").text, "csrf_token")
+    r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf,
+                                    "next": "/m/housing"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+
+
+def post(client: TestClient, page: str, action: str, data: dict):
+    csrf = page_value(client.get(page).text, "csrf_token")
+    return client.post(action, data={"csrf_token": csrf, **data}, follow_redirects=False)
+
+
+def tenant(unit_id: int, seq: int = 7, **over) -> dict:
+    return {"unit_id": str(unit_id), "name": "李明华", "id_number": make_id(seq), "phone": "13805740007",
+            "start_date": "2026-01-05", "end_date": "", "purpose": "work", **over}
+
+
+def count(session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+# -- finding a building ------------------------------------------------------------------------
+
+
+def test_a_grid_worker_finds_her_building_by_address_and_near_her(client, town):
+    login(client, "qianxiao")
+    r = client.get("/m/housing", params={"q": "河东路"})
+    assert r.status_code == 200
+    assert f'/m/housing/buildings/{town["building"].id}' in r.text and "藕缆桥村河东路 12 号" in r.text
+    near = client.get("/m/housing", params={"near": f"{IN_MG1[0] + 0.001},{IN_MG1[1]}"})
+    assert "藕缆桥村河东路 12 号" in near.text and "附近" in near.text
+    far = client.get("/m/housing", params={"near": "121.34,29.80"})
+    assert "没有找到" in far.text
+
+
+def test_a_building_of_another_grid_is_neither_found_nor_shown(client, town):
+    login(client, "sunli")
+    found = client.get("/m/housing", params={"q": "藕缆桥村"}).text
+    assert "藕缆桥村河西路 3 号" in found and f'/m/housing/buildings/{town["building"].id}"' not in found
+    assert client.get(f'/m/housing/buildings/{town["building"].id}').status_code == 404
+
+
+def test_a_nonsense_position_is_a_chinese_message_not_a_500(client, town):
+    login(client, "qianxiao")
+    r = client.get("/m/housing", params={"near": "north,pole"})
+    assert r.status_code == 422 and "定位坐标格式不正确" in r.text
+
+
+# -- tenancies ---------------------------------------------------------------------------------
+
+
+def test_an_id_number_with_a_bad_checksum_is_refused_next_to_the_field_and_nothing_is_written(client, session, town):
+    login(client, "qianxiao")
+    page = f'/m/housing/buildings/{town["building"].id}'
+    people = count(session, Person)
+    r = post(client, page, f"{page}/tenancies", tenant(town["units"]["101"], id_number=bad_checksum(make_id(7))))
+    assert r.status_code == 422
+    error = re.search(r'data-error-for="id_number">([^<]+)<', r.text)
+    assert error and "校验" in error.group(1)
+    assert 'value="李明华"' in r.text  # what was typed stays
+    assert count(session, Registration) == 0 and count(session, Person) == people
+
+
+def test_a_registered_tenant_is_shown_masked(client, session, town):
+    login(client, "qianxiao")
+    page = f'/m/housing/buildings/{town["building"].id}'
+    id_number = make_id(7)
+    r = post(client, page, f"{page}/tenancies", tenant(town["units"]["101"]))
+    assert r.status_code == 303 and r.headers["location"].startswith(page + "?done=registered")
+    shown = client.get(r.headers["location"]).text
+    assert "居住登记已完成" in shown and "李明华" in shown
+    assert id_number not in shown and "13805740007" not in shown
+    assert f"{id_number[:4]}**********{id_number[-4:]}" in shown and "138****0007" in shown
+    [reg] = session.scalars(select(Registration)).all()
+    assert (reg.unit_id, reg.status) == (town["units"]["101"], "active")
+
+
+def test_ending_a_tenancy_keeps_it_in_the_history(client, session, town):
+    reg = registrations.register(session, actor=town["worker"], unit_id=town["units"]["102"],
+                                 person=PersonInput("张伟", make_id(11), "13805740011"),
+                                 start_date=registrations.today_local())
+    session.commit()
+    login(client, "qianxiao")
+    page = f'/m/housing/buildings/{town["building"].id}'
+    refused = post(client, page, f"{page}/tenancies/{reg.id}/end", {"reason": "", "version": str(reg.version)})
+    assert refused.status_code == 422 and "请填写注销原因" in refused.text
+    r = post(client, page, f"{page}/tenancies/{reg.id}/end", {"reason": "租期届满已搬离", "version": str(reg.version)})
+    assert r.status_code == 303
+    assert "张伟" not in client.get(page).text  # no longer living there …
+    session.expire_all()
+    kept = session.get(Registration, reg.id)  # … but never deleted
+    assert (kept.status, kept.end_reason) == ("ended", "租期届满已搬离")
+    assert [x["status"] for x in registrations.person_detail(session, actor=town["worker"],
+                                                             person_id=kept.person_id)["registrations"]] == ["ended"]
+
+
+# -- inspections -------------------------------------------------------------------------------
+
+
+def test_an_inspection_makes_a_finding_that_becomes_an_event_in_one_tap(client, session, town):
+    login(client, "qianxiao")
+    page = f'/m/housing/buildings/{town["building"].id}'
+    r = post(client, page, f"{page}/inspections", {
+        "unit_id": "", "item_fire_exit": "ok", "item_ebike_charging": "fail",
+        "note_ebike_charging": "一楼楼道飞线充电", "item_gas": "skip", "notes": "房东在场"})
+    assert r.status_code == 303
+    shown = client.get(r.headers["location"]).text
+    assert "检查记录已保存" in shown and "电动车规范停放充电" in shown and "一楼楼道飞线充电" in shown
+    [finding] = session.scalars(select(Finding)).all()
+    assert finding.item == "ebike_charging" and finding.deadline.isoformat() in shown
+    r = post(client, page, f"{page}/findings/{finding.id}/event", {})
+    assert r.status_code == 303
+    session.expire_all()
+    event = session.get(Event, session.get(Finding, finding.id).event_id)
+    assert event.category_code == "0602" and event.code in r.headers["location"]
+    assert event.code in client.get(r.headers["location"]).text and "已转事件" in client.get(page).text
+    again = post(client, page, f"{page}/findings/{finding.id}/event", {})
+    assert again.status_code == 409 and "已转为事件" in again.text
+
+
+def test_a_checklist_item_that_does_not_apply_to_a_room_is_left_out(client, session, town):
+    login(client, "qianxiao")
+    page = f'/m/housing/buildings/{town["building"].id}'
+    r = post(client, page, f"{page}/inspections", {"unit_id": str(town["units"]["201"]),
+                                                    "item_three_in_one": "fail", "item_gas": "ok"})
+    assert r.status_code == 303
+    assert count(session, Finding) == 0  # 三合一 is checked on a whole building only
+
+
+# -- who may do what ---------------------------------------------------------------------------
+
+
+def test_a_liaison_sees_the_building_masked_but_no_forms_and_a_forged_post_is_refused(client, session, town):
+    registrations.register(session, actor=town["worker"], unit_id=town["units"]["101"],
+                           person=PersonInput("王芳", make_id(21), "13805740021"),
+                           start_date=registrations.today_local())
+    inspections.record_inspection(session, actor=town["worker"], building_id=town["building"].id,
+                                  answers={"gas": inspections.Answer(False, "钢瓶过期")})
+    session.commit()
+    login(client, "zhoumin")
+    page = f'/m/housing/buildings/{town["building"].id}'
+    shown = client.get(page)
+    assert shown.status_code == 200 and "王芳" in shown.text and make_id(21) not in shown.text
+    assert "<form" not in shown.text.split("<main", 1)[1]  # no register, end, inspect or escalate
+    before = count(session, Registration)
+    # A forged form, with a valid token taken from another page of hers.
+    forged = post(client, "/account", f"{page}/tenancies", tenant(town["units"]["102"], seq=22))
+    assert forged.status_code == 403
+    finding = session.scalars(select(Finding)).one()
+    assert post(client, "/account", f"{page}/findings/{finding.id}/event", {}).status_code == 403
+    session.expire_all()
+    assert count(session, Registration) == before and session.get(Finding, finding.id).event_id is None
+
+
+def test_a_post_without_the_csrf_token_is_refused(client, session, town):
+    login(client, "qianxiao")
+    page = f'/m/housing/buildings/{town["building"].id}'
+    r = client.post(f"{page}/tenancies", data=tenant(town["units"]["101"]), follow_redirects=False)
+    assert r.status_code == 403
+    assert count(session, Registration) == 0
