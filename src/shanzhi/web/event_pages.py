@@ -16,7 +16,7 @@ from typing import IO, Annotated, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import (
     HTMLResponse,
     RedirectResponse,
@@ -70,10 +70,21 @@ def local(at: datetime | str | None) -> str:
 
 # -- /events -----------------------------------------------------------------------------------
 
-def _filters(status: str, category: str, region: str, channel: str, deadline: str, q: str,
-             sort: str) -> dict[str, str]:
+def _filters(
+    status: Annotated[str, Query(max_length=16)] = "",
+    category: Annotated[str, Query(max_length=4)] = "",
+    region: Annotated[str, Query(max_length=18)] = "",
+    channel: Annotated[str, Query(max_length=16)] = "",
+    deadline: Annotated[str, Query(max_length=8)] = "",
+    q: Annotated[str, Query(max_length=100)] = "",
+    sort: Annotated[str, Query(max_length=8)] = "newest",
+) -> dict[str, str]:
+    """The list's filters from the query string (the list, its paging and its export share them)."""
     return {"status": status, "category": category, "region": region.strip(), "channel": channel,
             "deadline": deadline, "q": q.strip(), "sort": sort or "newest"}
+
+
+Filters = Annotated[dict[str, str], Depends(_filters)]
 
 
 def _url(path: str, filters: dict[str, str], page: int = 1) -> str:
@@ -126,19 +137,11 @@ def _list_row(event: Event, names: export.Names, now: datetime) -> dict[str, Any
 
 @router.get("/events", response_class=HTMLResponse)
 def events_list(
-    request: Request, session: DbSession, user: PageUser,
-    status: Annotated[str, Query(max_length=16)] = "",
-    category: Annotated[str, Query(max_length=4)] = "",
-    region: Annotated[str, Query(max_length=18)] = "",
-    channel: Annotated[str, Query(max_length=16)] = "",
-    deadline: Annotated[str, Query(max_length=8)] = "",
-    q: Annotated[str, Query(max_length=100)] = "",
-    sort: Annotated[str, Query(max_length=8)] = "newest",
+    request: Request, session: DbSession, user: PageUser, filters: Filters,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> HTMLResponse:
     actor: Actor = request.state.actor
     require_somewhere(session, actor, "event.read")
-    filters = _filters(status, category, region, channel, deadline, q, sort)
     error: ShanzhiError | None = None
     try:
         rows, total = service.list_events(session, actor=actor, page=page, size=PAGE_SIZE,
@@ -185,18 +188,10 @@ def _file_chunks(f: IO[bytes]) -> Iterator[bytes]:
 
 @router.get("/events/export")
 def events_export(
-    request: Request, session: DbSession, user: PageUser,
-    status: Annotated[str, Query(max_length=16)] = "",
-    category: Annotated[str, Query(max_length=4)] = "",
-    region: Annotated[str, Query(max_length=18)] = "",
-    channel: Annotated[str, Query(max_length=16)] = "",
-    deadline: Annotated[str, Query(max_length=8)] = "",
-    q: Annotated[str, Query(max_length=100)] = "",
-    sort: Annotated[str, Query(max_length=8)] = "newest",
+    request: Request, session: DbSession, user: PageUser, filters: Filters,
 ) -> Response:
     actor: Actor = request.state.actor
     require_somewhere(session, actor, "event.read")
-    filters = _filters(status, category, region, channel, deadline, q, sort)
     # Spooled: small exports stay in memory, big ones go to a temporary file. It outlives this
     # function: the response streams it and closes it.
     out = tempfile.SpooledTemporaryFile(max_size=16 * 2**20)  # noqa: SIM115
