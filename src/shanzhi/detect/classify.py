@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import pickle
 import re
 import threading
@@ -212,7 +213,7 @@ def train(extra: Path | None = None) -> Model:
                   train_seconds=time.perf_counter() - started)
     path = model_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # per process: two trainers never share one
     with tmp.open("wb") as fh:
         pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
     tmp.replace(path)  # atomic, so a concurrent reader never sees half a file
