@@ -9,7 +9,6 @@ events; a unit (reach `unit`) also sees what it owns.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from shanzhi.accounts.authz import Actor, Target, authorize, can, grants_for
 from shanzhi.audit import service as audit
 from shanzhi.db import local_time, utcnow
+from shanzhi.detect.text import haversine_m
 from shanzhi.errors import Forbidden, InvalidInput, NotFound
 from shanzhi.geo import service as geo
 from shanzhi.geo.levels import BY_NAME
@@ -86,6 +86,14 @@ def authorize_directory(session: Session, actor: Actor, action: str, target: Tar
         return
     seen = bool(grants) or (not new and _published(actor, target))
     authorize_seen(session, actor, action, target, seen=seen, refuse=bool(grants))
+
+
+def authorize_entry(session: Session, actor: Actor, action: str, target: Target) -> None:
+    """A directory entry (organization, resource): read as published, changed as directory data."""
+    if action == "org.read":
+        check_published(session, actor, action, target)
+    else:
+        authorize_directory(session, actor, action, target)
 
 
 def authorize_seen(session: Session, actor: Actor, action: str, target: Target, *, seen: bool,
@@ -156,10 +164,7 @@ def place(session: Session, *, region: str | None, lon: float | None, lat: float
 
 def km_between(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Great-circle distance in kilometres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+    return haversine_m(lon1, lat1, lon2, lat2) / 1000
 
 
 # -- codes and checks -----------------------------------------------------------------------

@@ -114,7 +114,7 @@ def close_need(session: DbSession, actor: ApiActor, code: str, body: ReasonBody)
 @router.get("/needs/{code}/proposals", summary="推荐资源（含评分说明）Ranked resources, each score explained")
 def proposals(session: DbSession, actor: ApiActor, code: str,
               limit: Annotated[int | None, Query(ge=1, le=100)] = None) -> dict[str, Any]:
-    need, found = matching.propose(session, actor=actor, need=code, limit=limit)
+    _need, found = matching.propose(session, actor=actor, need=code, limit=limit)
     items = [p.as_dict() for p in found]
     return {"need": code, "items": items, "total": len(items)}
 

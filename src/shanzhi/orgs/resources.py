@@ -15,10 +15,10 @@ from shanzhi.errors import Conflict, InvalidInput, NotFound
 from shanzhi.geo.models import Region
 from shanzhi.orgs.common import (
     authorize_directory,
+    authorize_entry,
     check_bbox,
     check_paging,
     check_period,
-    check_published,
     check_text,
     iso,
     place,
@@ -52,10 +52,7 @@ def find(session: Session, code: str) -> tuple[Resource, Region]:
 
 def get_resource(session: Session, *, actor: Actor, code: str, action: str = "org.read") -> tuple[Resource, Region]:
     resource, region = find(session, code)
-    if action == "org.read":
-        check_published(session, actor, action, target(resource, region.code))
-    else:
-        authorize_directory(session, actor, action, target(resource, region.code))
+    authorize_entry(session, actor, action, target(resource, region.code))
     return resource, region
 
 

@@ -21,6 +21,7 @@ from shanzhi.errors import Conflict, InvalidInput, NotFound
 from shanzhi.geo.models import Region
 from shanzhi.orgs.common import (
     authorize_directory,
+    authorize_entry,
     check_bbox,
     check_code,
     check_paging,
@@ -63,10 +64,7 @@ def find(session: Session, code: str) -> tuple[Organization, Region]:
 
 def get_org(session: Session, *, actor: Actor, code: str, action: str = "org.read") -> tuple[Organization, Region]:
     org, region = find(session, code)
-    if action == "org.read":
-        check_published(session, actor, action, target(org, region.code))
-    else:
-        authorize_directory(session, actor, action, target(org, region.code))
+    authorize_entry(session, actor, action, target(org, region.code))
     return org, region
 
 
