@@ -356,11 +356,11 @@ def test_scripted_submissions_fail_the_challenge(client, session, people, tamper
 def test_each_address_may_report_five_times_an_hour(client, session, people):
     refused = resident_report(client, {"text": "短", "village": VILLAGE})
     assert refused.status_code == 422  # a refused report uses up nothing
-    for i in range(throttle.REPORTS.uses):
+    for i in range(throttle.limit("report").uses):
         assert resident_report(client, {"text": f"第{i}次：河边有人倒建筑垃圾", "village": VILLAGE}).status_code == 200
     sixth = resident_report(client, {"text": "第六次：河边有人倒建筑垃圾", "village": VILLAGE})
     assert sixth.status_code == 429 and "过于频繁" in sixth.text and "分钟后再试" in sixth.text
-    assert count(session) == throttle.REPORTS.uses
+    assert count(session) == throttle.limit("report").uses
     # A neighbour on another network is not held back.
     with TestClient(client.app, client=("198.51.100.7", 40000)) as other:
         assert resident_report(other, {"text": "邻居：河边有人倒建筑垃圾", "village": VILLAGE}).status_code == 200
@@ -410,7 +410,7 @@ def test_a_rating_outside_one_to_five_is_refused(client, session, people):
 
 def test_guessing_secrets_is_stopped_after_twenty_misses(client, session, people):
     code, secret = shown_ticket(resident_report(client, {"text": "村口垃圾堆了三天没人清理", "village": VILLAGE}).text)
-    for i in range(throttle.TRACK_MISSES.uses):
+    for i in range(throttle.limit("track").uses):
         assert track(client, code, f"GUESS{i}").status_code == 404
     blocked = track(client, code, secret)
     assert blocked.status_code == 429 and "查询过于频繁" in blocked.text

@@ -35,6 +35,16 @@ class Lockout(BaseModel):
     max_lock_seconds: int = Field(ge=1)
 
 
+class PublicLimit(BaseModel):
+    uses: int = Field(ge=1)
+    window_minutes: int = Field(ge=1)
+
+
+class PublicLimits(BaseModel):
+    report: PublicLimit
+    track: PublicLimit
+
+
 class TokenPolicy(BaseModel):
     max_days: int = Field(ge=1)
     default_days: int = Field(ge=1)
@@ -49,6 +59,7 @@ class Permissions(BaseModel):
     actions: dict[str, str]
     roles: dict[str, RolePolicy]
     lockout: Lockout
+    public_limits: PublicLimits
     tokens: TokenPolicy
     sessions: SessionPolicy
 

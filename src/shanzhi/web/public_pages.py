@@ -111,7 +111,7 @@ def submit_report(
 
     def report() -> intake.Submitted:
         challenge.verify(challenge_token, honeypot)
-        throttle.take(session, throttle.REPORTS, _address(request))
+        throttle.take(session, throttle.limit("report"), _address(request))
         x, y, system = parse_point(lon, lat, crs)
         if x is None and not village.strip():
             raise InvalidInput("No position and no village", "请获取当前位置，或选择所在村（社区）",
@@ -160,12 +160,12 @@ def _follow(session: Session, request: Request, call: Any) -> tuple[Any, Shanzhi
     """Run a look-up by code and secret; a wrong pair counts against the address's limit."""
     address = _address(request)
     try:
-        throttle.check(session, throttle.TRACK_MISSES, address)
+        throttle.check(session, throttle.limit("track"), address)
     except ShanzhiError as exc:
         return None, exc
     result, error = attempt(session, call)
     if isinstance(error, NotFound):
-        _, refused = attempt(session, lambda: throttle.take(session, throttle.TRACK_MISSES, address))
+        _, refused = attempt(session, lambda: throttle.take(session, throttle.limit("track"), address))
         error = refused or error
     return result, error
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from shanzhi.accounts.models import LoginThrottle
 from shanzhi.db import as_utc, insert_ignoring_conflict, utcnow
 from shanzhi.errors import TooManyRequests
+from shanzhi.policy.loader import permissions
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,15 @@ class Limit:
     what_zh: str  # "提交上报": completes the refusal's sentence
 
 
-# Residents report rarely; a script floods. A village's phones may share one carrier address,
-# so the limits leave room for several neighbours at once.
-REPORTS = Limit("report", 5, timedelta(hours=1), "提交上报")
-# Secrets are six characters: failed look-ups are what guessing looks like.
-TRACK_MISSES = Limit("track", 20, timedelta(hours=1), "查询")
+# What each limit counts, completing the refusal's sentence; the numbers are policy
+# (permissions.toml [public_limits]).
+WHAT_ZH = {"report": "提交上报", "track": "查询"}
+
+
+def limit(name: str) -> Limit:
+    """The policy's limit `name`: "report" (reports sent) or "track" (failed look-ups)."""
+    rule = getattr(permissions().public_limits, name)
+    return Limit(name, rule.uses, timedelta(minutes=rule.window_minutes), WHAT_ZH[name])
 
 
 def _key(limit: Limit, address: str | None) -> str:
