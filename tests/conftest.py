@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from shanzhi import terminal
 from shanzhi.app import create_app
 from shanzhi.config import Settings
 from shanzhi.db import make_engine
@@ -76,3 +77,12 @@ def client(connection, tmp_path: Path) -> Iterator[TestClient]:  # type: ignore[
     app = create_app(Settings(data_dir=tmp_path), sessions=lambda: _session_on(connection))
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wide terminal, so tables are not folded mid-word. Rich fixes a console's width when it
+    is created if COLUMNS is set then, so the consoles are made to read it again."""
+    monkeypatch.setenv("COLUMNS", "250")
+    for console in (terminal.console, terminal.err_console):
+        monkeypatch.setattr(console, "_width", None)

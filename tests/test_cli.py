@@ -15,10 +15,9 @@ from shanzhi.config import get_settings
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wide_terminal: None):
     monkeypatch.setenv("SHANZHI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("SHANZHI_DATABASE_URL", raising=False)
-    monkeypatch.setenv("COLUMNS", "160")  # a wide terminal, so tables are not folded mid-word
     get_settings.cache_clear()
     runner = CliRunner()
 

@@ -423,7 +423,7 @@ def test_the_score_runs_from_zero_at_worst_to_one_hundred_at_best():
 
 
 @pytest.fixture
-def cli(session, monkeypatch: pytest.MonkeyPatch):
+def cli(session, monkeypatch: pytest.MonkeyPatch, wide_terminal: None):
     """`shanzhi stats` on its own Typer app, reading the test's transaction."""
     app = typer.Typer()
     stats_api.register(app)
@@ -437,7 +437,6 @@ def cli(session, monkeypatch: pytest.MonkeyPatch):
         yield session
 
     monkeypatch.setattr(stats_api, "session_scope", scope)
-    monkeypatch.setenv("COLUMNS", "250")
     runner = CliRunner()
     return lambda *args: runner.invoke(app, ["stats", *args])
 

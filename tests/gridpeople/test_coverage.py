@@ -120,13 +120,12 @@ def test_the_roster_lists_who_serves_a_village_including_the_towns_mediator(clie
 
 
 @pytest.fixture
-def cli(session, monkeypatch):
+def cli(session, monkeypatch, wide_terminal):
     @contextmanager
     def scope() -> Iterator:
         yield session
 
     monkeypatch.setattr(gridpeople_cli, "session_scope", scope)
-    monkeypatch.setenv("COLUMNS", "200")
     runner = CliRunner()
     return lambda *args: runner.invoke(app, ["gridpeople", "coverage", *args])
 

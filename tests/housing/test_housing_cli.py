@@ -28,11 +28,10 @@ OLD = TODAY - timedelta(days=housing_policy().retention.ended_registration_days 
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wide_terminal: None):
     monkeypatch.setenv("SHANZHI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("SHANZHI_DATABASE_URL", raising=False)
     monkeypatch.delenv("SHANZHI_PII_KEYS", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
     get_settings.cache_clear()
     runner = CliRunner()
 

@@ -18,10 +18,9 @@ from test_orgs_workbook import FILLED, workbook
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wide_terminal: None):
     monkeypatch.setenv("SHANZHI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("SHANZHI_DATABASE_URL", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
     get_settings.cache_clear()
     runner = CliRunner()
     yield lambda *args: runner.invoke(app, list(args))

@@ -9,18 +9,16 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import inspect
 
 from shanzhi.audit.models import AuditEntry
 from shanzhi.audit.service import tail, verify
 from shanzhi.db import as_utc, get_engine, session_scope
+from shanzhi.terminal import console, err_console
 
 app = typer.Typer(help="审计日志：校验与查看。Audit trail: verify and view.", no_args_is_help=True)
 
-console = Console()
-err_console = Console(stderr=True)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

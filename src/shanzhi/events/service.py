@@ -78,7 +78,9 @@ DEADLINE_STATES = {"none": "无时限", "normal": "正常", "yellow": "黄灯预
 ORDERS: dict[str, tuple[Any, ...]] = {
     "newest": (Event.id.desc(),),
     "oldest": (Event.id.asc(),),
-    "due": (Event.due_at.is_(None), Event.due_at.asc(), Event.id.desc()),
+    # Deadlines tie whenever reports arrive outside working hours (all due when the next
+    # working time starts): then the one waiting longest comes first.
+    "due": (Event.due_at.is_(None), Event.due_at.asc(), Event.id.asc()),
 }
 
 
