@@ -14,6 +14,7 @@ from shanzhi.detect.corrections import export_corrections
 from shanzhi.detect.models import CategoryCorrection
 from shanzhi.events.models import Event, Notification
 from shanzhi.geo import service as geo
+from shanzhi.orgs.models import Organization
 
 LON, LAT = 121.31, 29.81
 PILE = "小区门口路边有一堆暴露垃圾，气味很大"
@@ -146,3 +147,20 @@ def test_unit_patterns_show_who_closes_fastest_and_who_returns_work(session, cli
     assert [(u["unit_code"], u["dispatched"], u["return_rate"]) for u in got] == [("grid_team-330203101201", 2, 0.5)]
     assert client.get("/api/v1/detect/units", params={"region": "330203101", "category": "01"},
                       headers=hs["other"]).status_code == 404
+
+
+def test_units_are_ranked_by_their_median_hours_so_one_stuck_case_does_not_sink_a_quick_unit(session, client, hs):
+    units = {o.code: o.id for o in session.scalars(select(Organization))}
+    # (unit, hours from dispatch to resolution): the team is quick but one case waited 100 h.
+    handled = [("grid_team-330203101201", h) for h in (1, 2, 100)] + \
+              [("town_office-330203101", h) for h in (5, 5, 6)]
+    for unit, hours in handled:
+        event = session.scalar(select(Event).where(Event.code == report(client, hs["worker1"], PILE)["code"]))
+        event.assigned_org_id = units[unit]
+        event.dispatched_at = event.created_at
+        event.resolved_at = event.created_at + timedelta(hours=hours)
+    session.commit()
+    got = client.get("/api/v1/detect/units", params={"region": "330203101", "category": "0101"},
+                     headers=hs["dispatcher"]).json()["items"]
+    assert [(u["unit_code"], u["closed"], u["median_hours"], u["mean_hours"]) for u in got] == [
+        ("grid_team-330203101201", 3, 2.0, 34.3), ("town_office-330203101", 3, 5.0, 5.3)]
