@@ -71,7 +71,7 @@ def test_the_demo_district_gets_its_grid_people_and_patrols(session):
     mine = session.scalar(select(GridPerson).where(GridPerson.user_id == worker.id))
     assert mine.name == "钱晓"
     place = session.scalar(select(Region).where(Region.name == "藕缆桥村第一网格1号微网格"))
-    log = patrols.log_patrol(session, actor=load_actor(session, worker),
+    log, _ = patrols.log_patrol(session, actor=load_actor(session, worker),
                              finding=patrols.Finding(text="巡查正常，未发现问题", region=place.code))
     assert log.person_id == mine.id
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from builders import bearer, make_user
 from gp_builders import G111, M1111, V11, V21, add_person
 from sqlalchemy import func, select
 
@@ -64,6 +65,31 @@ def test_a_finding_becomes_an_event_in_the_same_step(client, session, lattice):
     assert actions(session)[-1] == "patrol.to_event"
     reported = client.get("/api/v1/patrols?reported=true", headers=lattice["h"]["cadre"]).json()
     assert [p["event"]["code"] for p in reported["items"]] == [code]
+
+
+def test_a_retried_post_logs_once_and_reports_once(client, session, lattice):
+    logs, events, audits = count(session, PatrolLog), count(session, Event), len(actions(session))
+    body = {"text": FOUND, "category": "0101", "report_event": True, **INSIDE}
+    headers = {**lattice["h"]["worker"], "Idempotency-Key": "phone-7f3a"}
+    first = client.post("/api/v1/patrols", json=body, headers=headers)
+    again = client.post("/api/v1/patrols", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"] and again.json()["event"] == first.json()["event"]
+    assert (count(session, PatrolLog), count(session, Event)) == (logs + 1, events + 1)
+    assert actions(session)[audits:] == ["patrol.log", "event.report", "patrol.to_event"]
+    # The key in the body works the same; reusing it for another finding is refused, not merged.
+    assert client.post("/api/v1/patrols", json={**body, "idempotency_key": "phone-7f3a"},
+                       headers=lattice["h"]["worker"]).json()["id"] == first.json()["id"]
+    other = client.post("/api/v1/patrols", json={**body, "text": "另一处发现：路灯不亮"}, headers=headers)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_mismatch"
+    # Keys are per account: another worker's identical key is a new log of hers.
+    colleague = make_user(session, role="grid_worker", scope=G111, username="sun-worker")
+    add_person(session, "孙丽", V11, ("grid_worker", G111), user_id=colleague.id)
+    session.commit()
+    mine = client.post("/api/v1/patrols", json={"text": "巡查正常，未发现问题", **INSIDE},
+                       headers={**bearer(session, colleague), "Idempotency-Key": "phone-7f3a"})
+    assert mine.status_code == 201 and mine.json()["id"] != first.json()["id"]
+    assert count(session, PatrolLog) == logs + 2
 
 
 def test_a_cadre_turns_a_logged_finding_into_an_event_once(client, session, lattice):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from shanzhi.accounts.deps import ApiActor
 from shanzhi.events.service import event_dict
@@ -117,10 +117,16 @@ def list_patrols(
 
 
 @router.post("/patrols", status_code=201, summary="记录巡查走访（可一步上报事件）Log a patrol or visit")
-def log_patrol(session: DbSession, actor: ApiActor, body: PatrolIn) -> dict[str, Any]:
-    fields = body.model_dump(exclude={"report_event", "urgency", "address"})
-    log = patrols.log_patrol(session, actor=actor, finding=patrols.Finding(**fields), report_event=body.report_event,
-                             urgency=body.urgency, address=body.address)
+def log_patrol(
+    session: DbSession, actor: ApiActor, body: PatrolIn, response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=80)] = None,
+) -> dict[str, Any]:
+    fields = body.model_dump(exclude={"report_event", "urgency", "address", "idempotency_key"})
+    log, created = patrols.log_patrol(session, actor=actor, finding=patrols.Finding(**fields), report_event=body.report_event,
+                             urgency=body.urgency, address=body.address,
+                             idempotency_key=body.idempotency_key or idempotency_key)
+    if not created:
+        response.status_code = 200  # a retry: the log written the first time
     return _patrol(session, log)
 
 

@@ -91,3 +91,5 @@ class PatrolLog(Base):
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="RESTRICT"), index=True)
     logged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # "<user id>:<client key>": a phone retrying a post on a bad network gets its first log back.
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shanzhi.accounts.authz import (
@@ -112,11 +113,30 @@ def _patroller(session: Session, actor: Actor, person_id: int | None) -> GridPer
     return person
 
 
+class Logged(NamedTuple):
+    log: PatrolLog
+    created: bool  # False: a retry, answered with the log its first try wrote
+
+
+def _earlier(session: Session, key: str, finding: Finding) -> PatrolLog | None:
+    """The log this actor already wrote under `key`, if the same finding; a different one is a conflict."""
+    log = session.scalar(select(PatrolLog).where(PatrolLog.idempotency_key == key))
+    if log is not None and (log.text, log.kind, log.category_code) != (finding.text.strip(), finding.kind,
+                                                                        finding.category):
+        raise Conflict("This idempotency key was used for a different log", "该幂等键已用于另一条不同的巡查记录",
+                       code="idempotency_mismatch")
+    return log
+
+
 def log_patrol(
     session: Session, *, actor: Actor, finding: Finding, report_event: bool = False, urgency: str = "normal",
-    address: str | None = None,
-) -> PatrolLog:
-    """Write a patrol or visit log; with `report_event`, its finding becomes an event too."""
+    address: str | None = None, idempotency_key: str | None = None,
+) -> Logged:
+    """Write a patrol or visit log; with `report_event`, its finding becomes an event too. A retry
+    with the same `idempotency_key` returns the first log (and its event) instead of a second one."""
+    key = f"{actor.user_id}:{idempotency_key}" if idempotency_key else None
+    if key and (earlier := _earlier(session, key, finding)) is not None:
+        return Logged(earlier, created=False)
     now = utcnow()
     at = _validate(finding, now)
     lon, lat, chain = _place(session, finding)
@@ -128,15 +148,22 @@ def log_patrol(
         town_code=code[: BY_NAME["town"].code_length] if len(code) >= BY_NAME["town"].code_length else None,
         village_code=code[: BY_NAME["village"].code_length] if len(code) >= BY_NAME["village"].code_length else None,
         text=finding.text.strip(), category_code=finding.category, logged_by=actor.user_id, created_at=now,
+        idempotency_key=key,
     )
-    session.add(log)
-    session.flush()
+    try:
+        with session.begin_nested():  # two retries racing: the loser returns the winner's log
+            session.add(log)
+            session.flush()
+    except IntegrityError:
+        if key and (earlier := _earlier(session, key, finding)) is not None:
+            return Logged(earlier, created=False)
+        raise
     audit.record(session, action="patrol.log", actor_id=actor.user_id, actor_name=actor.name,
                  target_type="patrol_log", target_id=str(log.id), region_code=code,
                  after={"person_id": person.id, "kind": log.kind, "at": at.isoformat(), "category": log.category_code})
     if report_event:
         _raise_event(session, actor, log, person, urgency=urgency, address=address)
-    return log
+    return Logged(log, created=True)
 
 
 def get_patrol(session: Session, *, actor: Actor, log_id: int, action: str = "gridpeople.read") -> PatrolLog:

@@ -62,6 +62,7 @@ class PatrolIn(_In):
     report_event: bool = False
     urgency: str = Field(default="normal", max_length=8)
     address: str | None = Field(default=None, max_length=200)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=80)
 
 
 class PatrolEventIn(_In):
