@@ -37,7 +37,7 @@ def test_it_scores_the_held_out_reports(model: classify.Model) -> None:
     # The held-out set describes situations that appear nowhere in training, written by other
     # hands; a floor a little under today's figures catches a model or corpus that got worse.
     assert report.n >= 54 * 30
-    assert report.top1 >= 0.86
+    assert report.top1 >= 0.89
     assert report.top3 >= 0.97
 
 
