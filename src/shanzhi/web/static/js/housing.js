@@ -1,6 +1,7 @@
-// Housing pages: "near me" (the phone's GPS → /m/housing?near=lon,lat), and the inspection form
-// showing only the checklist items that apply to the chosen place (a building or one room).
-// Both pages work without it: the address search and the server's own filtering stay.
+// Housing pages: "near me" (the phone's GPS → /m/housing?near=lon,lat), the inspection form
+// showing only the checklist items that apply to the chosen place (a building or one room), the
+// inspection photos previewed before they are sent, and a just-revealed tenant brought into view.
+// The pages work without it: the address search, the server's filtering and its photo limit stay.
 (function () {
   "use strict";
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
@@ -51,4 +52,40 @@
       mark();
     });
   });
+
+  // Inspection photos: thumbnails of what was chosen; more than the limit blocks the submit.
+  $$("[data-photos]").forEach((box) => {
+    const input = box.querySelector("input[type=file]");
+    const label = box.querySelector("[data-photos-label]");
+    const list = box.querySelector("[data-photos-preview]");
+    const clear = box.querySelector("[data-photos-clear]");
+    const max = Number(box.dataset.max);
+    const original = label.textContent;
+    let urls = [];
+    function show() {
+      urls.forEach((u) => URL.revokeObjectURL(u));
+      const files = Array.from(input.files || []);
+      urls = files.map((file) => URL.createObjectURL(file));
+      list.replaceChildren(...urls.map((url, n) => {
+        const li = document.createElement("li");
+        const img = document.createElement("img");
+        img.src = url;
+        img.alt = "所选照片 " + (n + 1);
+        li.append(img);
+        return li;
+      }));
+      list.hidden = clear.hidden = files.length === 0;
+      const over = files.length > max;
+      input.setCustomValidity(over ? "每次检查最多 " + max + " 张照片，请重新选择" : "");
+      label.textContent = !files.length ? original
+        : over ? "已选 " + files.length + " 张，超过 " + max + " 张，请重新选择"
+          : "已选 " + files.length + " 张，点此重新选择";
+    }
+    input.addEventListener("change", show);
+    clear.addEventListener("click", () => { input.value = ""; show(); });
+  });
+
+  // A tenant's full details, just revealed, may sit far down the page.
+  const revealed = document.querySelector("[data-revealed]");
+  if (revealed) revealed.scrollIntoView({ block: "center" });
 })();
