@@ -105,6 +105,18 @@ class Server:
             self.proc.wait()
 
 
+def build_demo(why: str) -> str:
+    """A data folder holding the demo district (`shanzhi init && shanzhi demo`), built now."""
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="shanzhi-bench-demo-")
+    print(f"{why}: building the demo district in {folder} (under a minute to a few)…", flush=True)
+    env = {**os.environ, "SHANZHI_DATA_DIR": folder}
+    for args in (["init"], ["demo"]):
+        subprocess.run([sys.executable, "-m", "shanzhi.cli", *args], env=env, check=True, stdout=subprocess.DEVNULL)
+    return folder
+
+
 # -- the load generator ------------------------------------------------------------------------
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from shanzhi.events.models import Event
 from shanzhi.migrate import upgrade
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _server import build_demo  # noqa: E402
 from sweep import features, setup_district  # noqa: E402  (the same bench district)
 
 CATEGORIES = ("0101", "0102", "0104", "0105")
@@ -133,11 +133,7 @@ def bench_duplicates(engine: Engine, n: int, lookups: int, seed: int) -> tuple[f
 def demo_engine(url: str | None) -> Engine:
     if url:
         return create_engine(url)
-    folder = tempfile.mkdtemp(prefix="shanzhi-bench-demo-")
-    print(f"hotspots: building the demo district in {folder} (takes a few minutes)…", flush=True)
-    env = {**os.environ, "SHANZHI_DATA_DIR": folder}
-    for args in (["init"], ["demo"]):
-        subprocess.run([sys.executable, "-m", "shanzhi.cli", *args], env=env, check=True, stdout=subprocess.DEVNULL)
+    folder = build_demo("hotspots")
     return create_engine(f"sqlite:///{folder}/shanzhi.db")
 
 
