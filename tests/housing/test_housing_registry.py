@@ -3,6 +3,7 @@ ended (never deleted), personal data encrypted at rest and masked in every answe
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import func, inspect, select, text
@@ -223,3 +224,27 @@ def test_a_family_is_a_household_and_each_person_shows_registered_and_actual_res
     assert person["actual_residence"]["address"] == b["address"] and person["actual_residence"]["unit"] == "201"
     assert person["household_id"] == household["id"] and [x["id"] for x in person["registrations"]] == [wife["id"]]
     assert client.get(f"/api/v1/housing/households/{household['id']}", headers=hs["worker2"]).status_code == 404
+
+
+def test_a_member_leaves_the_household_with_a_reason_and_the_head_leaves_last(client, hs, session):
+    b = _building(client, hs)
+    flat = b["units"][2]
+    head, son = (client.post("/api/v1/housing/registrations", json=tenant_body(flat["id"], n),
+                             headers=hs["worker"]).json()["person"]["id"] for n in (61, 62))
+    household = client.post("/api/v1/housing/households", json={"kind": "floating", "head_person_id": head,
+                                                                 "unit_id": flat["id"]}, headers=hs["worker"]).json()
+    url = f"/api/v1/housing/households/{household['id']}/members"
+    client.post(url, json={"person_id": son, "relation": "child"}, headers=hs["worker"])
+    assert client.post(f"{url}/{son}/leave", json={"reason": " "}, headers=hs["worker"]).status_code == 422
+    first = client.post(f"{url}/{head}/leave", json={"reason": "回老家"}, headers=hs["worker"])
+    assert first.status_code == 409 and first.json()["error"]["code"] == "head_leaves_last"
+    assert client.post(f"{url}/{son}/leave", json={"reason": "外出务工"}, headers=hs["worker2"]).status_code == 404
+    left = client.post(f"{url}/{son}/leave", json={"reason": "外出务工"}, headers=hs["worker"])
+    assert left.status_code == 200 and [m["id"] for m in left.json()["members"]] == [head]
+    person = client.get(f"/api/v1/housing/people/{son}", headers=hs["worker"]).json()
+    assert person["household_id"] is None and person["name"]  # the person stays, only the link ends
+    assert client.post(f"{url}/{son}/leave", json={"reason": "再次移出"}, headers=hs["worker"]).status_code == 404
+    row = json.loads(session.scalar(select(AuditEntry.summary).where(AuditEntry.action == "housing.household.leave")))
+    assert row["detail"]["reason"] == "外出务工" and row["before"]["relation"] == "child"
+    # The last member, the head, may leave; the household is then empty.
+    assert client.post(f"{url}/{head}/leave", json={"reason": "全家迁出"}, headers=hs["worker"]).json()["members"] == []

@@ -33,6 +33,7 @@ from shanzhi.housing.schemas import (
     EscalateIn,
     HouseholdIn,
     InspectionIn,
+    LeaveIn,
     MemberIn,
     PersonPatch,
     RegistrationIn,
@@ -192,6 +193,14 @@ def create_household(session: DbSession, actor: ApiActor, body: HouseholdIn) -> 
 def add_member(session: DbSession, actor: ApiActor, household_id: int, body: MemberIn) -> dict[str, Any]:
     households.add_member(session, actor=actor, household_id=household_id, person_id=body.person_id,
                           relation=body.relation)
+    return households.household_detail(session, actor=actor, household_id=household_id)
+
+
+@router.post("/households/{household_id}/members/{person_id}/leave", summary="移出户成员（留痕）A member leaves")
+def remove_member(session: DbSession, actor: ApiActor, household_id: int, person_id: int,
+                  body: LeaveIn) -> dict[str, Any]:
+    households.remove_member(session, actor=actor, household_id=household_id, person_id=person_id,
+                             reason=body.reason)
     return households.household_detail(session, actor=actor, household_id=household_id)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shanzhi.accounts.authz import Actor, Target, authorize
@@ -69,6 +69,32 @@ def add_member(session: Session, *, actor: Actor, household_id: int, person_id: 
     household = _get(session, actor, household_id, MANAGE)
     person = get_person(session, actor=actor, person_id=person_id, action=MANAGE)
     _join(session, actor, household, person, relation)
+    return person
+
+
+def remove_member(session: Session, *, actor: Actor, household_id: int, person_id: int, reason: str) -> Person:
+    """The person leaves the household (moved away, married out, died): the link ends, the person
+    and the audit row of who left, when and why remain. A head leaves last, so a household
+    always has one while it has members."""
+    household = _get(session, actor, household_id, MANAGE)
+    person = get_person(session, actor=actor, person_id=person_id, action=MANAGE)
+    if person.household_id != household.id:
+        raise NotFound("This person is not in the household", "该人员不在此户中", code="not_member")
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 200:
+        raise InvalidInput("Say why the person leaves (up to 200 characters)", "请填写移出原因（200 字以内）",
+                           code="reason_required")
+    others = session.scalar(select(func.count()).where(Person.household_id == household.id, Person.id != person.id))
+    if person.relation == "head" and others:
+        raise Conflict("The head leaves last: make another member head first", "户主须最后移出，请先变更户主",
+                       code="head_leaves_last")
+    before = {"household_id": household.id, "relation": person.relation}
+    person.household_id, person.relation = None, None
+    bump(person, None, "人员")
+    session.flush()
+    building = session.get(Building, session.get(Unit, household.unit_id).building_id) if household.unit_id else None
+    record(session, actor, "housing.household.leave", building, person=person, before=before,
+           detail={"reason": reason})
     return person
 
 

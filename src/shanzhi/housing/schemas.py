@@ -132,6 +132,10 @@ class MemberIn(_In):
     relation: str = Field(max_length=12)
 
 
+class LeaveIn(_In):
+    reason: str = Field(max_length=200)
+
+
 class EndIn(_In):
     reason: str = Field(max_length=200)
     ended_on: date | None = None
