@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Float,
+    Integer,
     MetaData,
     String,
     create_engine,
@@ -250,6 +251,26 @@ def _day_sqlite(element: shanghai_day, compiler: Any, **kw: Any) -> str:
 @compiles(shanghai_day, "postgresql")
 def _day_postgresql(element: shanghai_day, compiler: Any, **kw: Any) -> str:
     return f"to_char(timezone('Asia/Shanghai', {compiler.process(element.clauses, **kw)}), 'YYYY-MM-DD')"
+
+
+class floor_int(FunctionElement[int]):
+    """floor(x) as an integer, for x ≥ 0 (map grid cells)."""
+
+    type = Integer()
+    name = "floor_int"
+    inherit_cache = True
+
+
+@compiles(floor_int)
+def _floor_sqlite(element: floor_int, compiler: Any, **kw: Any) -> str:
+    # SQLite's CAST truncates towards zero, which is floor for the non-negative values given.
+    return f"CAST({compiler.process(element.clauses, **kw)} AS INTEGER)"
+
+
+@compiles(floor_int, "postgresql")
+def _floor_postgresql(element: floor_int, compiler: Any, **kw: Any) -> str:
+    # PostgreSQL's CAST rounds, so floor first.
+    return f"CAST(floor({compiler.process(element.clauses, **kw)}) AS INTEGER)"
 
 
 class hours_between(FunctionElement[float]):

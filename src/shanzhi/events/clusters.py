@@ -15,15 +15,11 @@ its region's centroid.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import Integer
 
 from shanzhi.accounts.authz import Actor, require_somewhere
 from shanzhi.db import as_utc, utcnow
@@ -32,6 +28,8 @@ from shanzhi.events.catalog import category_name
 from shanzhi.events.models import OPEN_STATUSES, Event
 from shanzhi.events.policy import workflow
 from shanzhi.events.service import reach_filter
+from shanzhi.geo import cells
+from shanzhi.geo.cells import BBox, parse_bbox  # noqa: F401  (parse_bbox: the endpoints' parser)
 from shanzhi.geo.models import Region
 
 POINT_ZOOM = 15  # from here on single events instead of cells
@@ -41,31 +39,6 @@ CELL_PIXELS = 64
 MAX_ZOOM = 22
 # Worst last: a cell is drawn in the colour of its worst event.
 DEADLINE_ORDER = ("none", "normal", "yellow", "red")
-
-
-@dataclass(frozen=True)
-class BBox:
-    """A WGS84 box: west, south, east, north (degrees)."""
-
-    west: float
-    south: float
-    east: float
-    north: float
-
-
-def parse_bbox(text: str) -> BBox:
-    """'minlon,minlat,maxlon,maxlat' (Leaflet's toBBoxString) → BBox, or a 422 in Chinese."""
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) == 4 and all(math.isfinite(v) for v in values):
-        box = BBox(*values)
-        if -180 <= box.west < box.east <= 180 and -90 <= box.south < box.north <= 90:
-            return box
-    raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat in WGS84 degrees",
-                       "bbox 应为“最小经度,最小纬度,最大经度,最大纬度”（WGS84 度），例如 121.3,29.8,121.5,29.9",
-                       code="invalid_bbox")
 
 
 def check_zoom(zoom: float) -> float:
@@ -92,39 +65,12 @@ def position_sql() -> tuple[ColumnElement[float], ColumnElement[float]]:
             func.coalesce(Event.lat, Region.centroid_lat).label("lat"))
 
 
-class _cell_index(FunctionElement[int]):
-    """floor(x) as an integer, for x ≥ 0."""
-
-    type = Integer()
-    name = "cell_index"
-    inherit_cache = True
-
-
-@compiles(_cell_index)
-def _cell_sqlite(element: _cell_index, compiler: Any, **kw: Any) -> str:
-    # SQLite's CAST truncates towards zero, which is floor for the non-negative values given.
-    return f"CAST({compiler.process(element.clauses, **kw)} AS INTEGER)"
-
-
-@compiles(_cell_index, "postgresql")
-def _cell_postgresql(element: _cell_index, compiler: Any, **kw: Any) -> str:
-    # PostgreSQL's CAST rounds, so floor first.
-    return f"CAST(floor({compiler.process(element.clauses, **kw)}) AS INTEGER)"
-
-
 # -- the answer ---------------------------------------------------------------------------------
 
 
 def cell_size(zoom: float, box: BBox) -> tuple[float, float]:
     """Degrees of longitude and latitude of a cell of about CELL_PIXELS pixels at `zoom`."""
-    size_lon = CELL_PIXELS * 360.0 / (256.0 * 2.0**zoom)
-    # Mercator pixels are square on screen; the latitude is rounded so panning keeps the grid.
-    mid_lat = round((box.south + box.north) / 2)
-    size_lat = size_lon * math.cos(math.radians(mid_lat))
-    # A huge viewport gets coarser cells, doubled so the coarser grid stays aligned with the finer.
-    while math.ceil((box.east - box.west) / size_lon) * math.ceil((box.north - box.south) / size_lat) > MAX_CELLS:
-        size_lon, size_lat = size_lon * 2, size_lat * 2
-    return size_lon, size_lat
+    return cells.cell_size(box, zoom=zoom, pixels=CELL_PIXELS, max_cells=MAX_CELLS)
 
 
 def clusters(
@@ -146,8 +92,7 @@ def _cells(session: Session, where: list[Any], zoom: float, bbox: BBox, now: dat
     size_lon, size_lat = cell_size(zoom, bbox)
     lon, lat = position_sql()
     state = deadline_state_sql(now)
-    cx = _cell_index((lon + 180.0) / size_lon)
-    cy = _cell_index((lat + 90.0) / size_lat)
+    cx, cy = cells.grid_cells(lon, lat, (size_lon, size_lat))
     statuses = workflow().statuses
     columns = [
         func.count().label("count"), func.avg(lon).label("lon"), func.avg(lat).label("lat"),

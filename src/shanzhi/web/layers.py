@@ -39,10 +39,9 @@ end of this one, so that registering them happens on import (web/org_layers.py d
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
@@ -54,10 +53,12 @@ from shanzhi.accounts.authz import Actor, holds, require_somewhere
 from shanzhi.db import as_utc, utcnow
 from shanzhi.errors import InvalidInput, NotFound
 from shanzhi.events.catalog import category_name
-from shanzhi.events.clusters import BBox, parse_bbox  # noqa: F401  (parse_bbox: the layers endpoint)
+from shanzhi.events.clusters import deadline_state_sql
 from shanzhi.events.models import OPEN_STATUSES, Event
 from shanzhi.events.policy import workflow
 from shanzhi.events.service import reach_filter
+from shanzhi.geo import cells
+from shanzhi.geo.cells import BBox, cell_size, degrees_per_pixel, parse_bbox  # noqa: F401  (re-exported for layers)
 from shanzhi.geo.levels import BY_NAME, LEVELS
 from shanzhi.geo.models import Region
 from shanzhi.geo.shapes import simplify, to_geojson
@@ -191,32 +192,9 @@ def point(lon: float, lat: float, **properties: Any) -> dict[str, Any]:
             "properties": properties}
 
 
-def degrees_per_pixel(zoom: float) -> float:
-    """Longitude degrees one screen pixel spans at a zoom (Web Mercator, 256-px tiles)."""
-    return 360.0 / (256.0 * 2.0**zoom)
-
-
-def cell_size(bbox: BBox, *, zoom: float, pixels: float, max_cells: int) -> tuple[float, float]:
-    """The (longitude, latitude) degrees of a grid cell of about `pixels` screen pixels at `zoom`,
-    coarser when `bbox` would need more than `max_cells`, so an answer's size never depends on
-    how much data there is."""
-    size_lon = pixels * degrees_per_pixel(zoom)
-    # Square on the screen (Mercator); the latitude is rounded so a pan does not reshape cells.
-    size_lat = size_lon * math.cos(math.radians(round((bbox.south + bbox.north) / 2)))
-    needed = math.ceil((bbox.east - bbox.west) / size_lon) * math.ceil((bbox.north - bbox.south) / size_lat)
-    if needed > max_cells:
-        grow = math.sqrt(needed / max_cells) * 1.01
-        size_lon, size_lat = size_lon * grow, size_lat * grow
-    return size_lon, size_lat
-
-
 def grid_cells(lon: Any, lat: Any, bbox: BBox, *, zoom: float, pixels: float, max_cells: int) -> tuple[Any, Any]:
-    """SQL expressions numbering the grid cell (lon, lat) falls in, for GROUP BY (cells as
-    `cell_size` says). The grid is anchored at (-180°, -90°), so cells stay put while the map pans.
-    """
-    size_lon, size_lat = cell_size(bbox, zoom=zoom, pixels=pixels, max_cells=max_cells)
-    # round(x - 0.5) is floor(x) on SQLite and PostgreSQL alike (SQLite may be built without floor()).
-    return (func.round((lon + 180.0) / size_lon - 0.5), func.round((lat + 90.0) / size_lat - 0.5))
+    """SQL numbering the screen-sized cell (lon, lat) falls in, for GROUP BY (geo.cells)."""
+    return cells.grid_cells(lon, lat, cell_size(bbox, zoom=zoom, pixels=pixels, max_cells=max_cells))
 
 
 def _in_bbox(bbox: BBox) -> list[Any]:
@@ -280,16 +258,6 @@ FEW_EVENTS = 100  # so few that clustering would only hide them
 CLUSTER_PIXELS = 72
 
 
-def deadline_state(yellow_at: datetime | None, due_at: datetime | None, now: datetime) -> str:
-    """An open event's deadline state as of now, as the event pages show it (the stored column is
-    what the worker last marked, which may lag by a sweep)."""
-    if due_at is None:
-        return "none"
-    if now > as_utc(due_at):
-        return "red"
-    return "yellow" if yellow_at is not None and now >= as_utc(yellow_at) else "normal"
-
-
 @layer("events", "待办事件", kind="points", action="event.read", default_on=True,
        legend=tuple(LegendItem(label, color) for _, label, color in DEADLINE_STATES),
        description="未结案的事件；缩小时按位置聚合，数字为事件数")
@@ -303,36 +271,31 @@ def events_layer(session: Session, *, actor: Actor, bbox: BBox, zoom: float,
 
 
 def _event_points(session: Session, where: list[Any], total: int) -> dict[str, Any]:
-    statuses, now = workflow().statuses, utcnow()
+    statuses = workflow().statuses
     rows = session.execute(
-        select(Event.code, Event.lon, Event.lat, Event.status, Event.yellow_at, Event.due_at, Event.urgency,
-               Event.category_code, Event.text, Event.created_at)
+        select(Event.code, Event.lon, Event.lat, Event.status, deadline_state_sql(utcnow()).label("state"),
+               Event.urgency, Event.category_code, Event.text, Event.created_at)
         .where(*where).order_by(Event.created_at.desc()).limit(MAX_FEATURES)).all()
     features = []
     for r in rows:
         category = category_name(r.category_code) if r.category_code else "未分类"
-        state = deadline_state(r.yellow_at, r.due_at, now)
         urgent = "（紧急）" if r.urgency == "urgent" else ""
         reported = as_utc(r.created_at).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
         text = r.text if len(r.text) <= 60 else r.text[:60] + "…"
         features.append(point(
-            r.lon, r.lat, code=r.code, color=STATE_COLOR[state], tooltip=f"{category}{urgent} · {r.code}",
+            r.lon, r.lat, code=r.code, color=STATE_COLOR[r.state], tooltip=f"{category}{urgent} · {r.code}",
             title=f"{category}{urgent}", href=f"/events/{r.code}",
-            popup=[["编号", r.code], ["状态", statuses.get(r.status, r.status)], ["时限", STATE_LABEL[state]],
+            popup=[["编号", r.code], ["状态", statuses.get(r.status, r.status)], ["时限", STATE_LABEL[r.state]],
                    ["上报时间", reported], ["内容", text]]))
     return feature_collection(features, total=total, summary=f"视野内 {total:,} 件")
 
 
 def _event_clusters(session: Session, where: list[Any], total: int, bbox: BBox, zoom: float) -> dict[str, Any]:
-    now = utcnow()
-    red = Event.due_at < now
-    yellow = and_(Event.due_at >= now, Event.yellow_at <= now)
-    worst = case((red, STATE_RANK["red"]), (yellow, STATE_RANK["yellow"]),
-                 (Event.due_at.is_not(None), STATE_RANK["normal"]), else_=STATE_RANK["none"])
+    state = deadline_state_sql(utcnow())
     cells = grid_cells(Event.lon, Event.lat, bbox, zoom=zoom, pixels=CLUSTER_PIXELS, max_cells=MAX_FEATURES)
     rows = session.execute(
-        select(func.avg(Event.lon), func.avg(Event.lat), func.count(), func.max(worst),
-               func.sum(case((red, 1), else_=0)), func.sum(case((yellow, 1), else_=0)))
+        select(func.avg(Event.lon), func.avg(Event.lat), func.count(), func.max(case(STATE_RANK, value=state)),
+               func.sum(case((state == "red", 1), else_=0)), func.sum(case((state == "yellow", 1), else_=0)))
         .where(*where).group_by(*cells)).all()
     features = []
     for lon, lat, n, rank, n_red, n_yellow in rows:
