@@ -2,10 +2,7 @@
 
 Geometry is built top-down. The district outline is a hand-placed control polygon roughened by
 seeded midpoint displacement. Every lower level partitions its parent with a clipped Voronoi
-diagram: seed points are sampled inside the parent, relaxed with a few Lloyd rounds, the Voronoi
-cells (computed in a locally isotropic frame, lon scaled by cos φ) are intersected with the parent
-on a 1e-7° precision grid, and any detached piece of a cell is handed to the sibling it shares
-the longest border with. Towns are different: the outline is cut into ~1,600 small cells, each
+diagram (demo/partition.py). Towns are different: the outline is cut into ~1,600 small cells, each
 given to the nearest town seat (real positions, weighted, with a smooth noise term), and a town is
 the union of its small cells, so town borders wander instead of running straight.
 
@@ -29,6 +26,21 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from shanzhi.demo.names import VillageNamer, grid_name, microgrid_name
+from shanzhi.demo.partition import (
+    GRID_SIZE,
+    M_PER_DEG_LAT,
+    M_PER_DEG_LON,
+    SCALE,
+    SEGMENT_DEG,
+    clip_cells,
+    give_away_orphans,
+    lloyd,
+    polygonal,
+    rng_for,
+    sample_points,
+    split,
+    voronoi_cells,
+)
 
 __all__ = [
     "DISTRICT_CODE",
@@ -54,20 +66,8 @@ VILLAGES_PER_TOWN = (15, 28)
 GRIDS_PER_VILLAGE = (2, 6)
 MICROGRIDS_PER_GRID = (2, 7)
 
-# Output precision: 7 decimals of a degree (about 1 cm). All overlays snap to this grid.
-GRID_SIZE = 1e-7
-LAT0 = 29.85
-# Metres per degree in the local equirectangular frame, and lon's stretch factor for Voronoi work.
-M_PER_DEG_LON = math.cos(math.radians(LAT0)) * 111320.0
-M_PER_DEG_LAT = 110574.0
-ASPECT = M_PER_DEG_LON / M_PER_DEG_LAT
-_SCALE = np.array([ASPECT, 1.0])
 
 BOUNDS = (121.25, 29.75, 121.60, 29.95)
-# Longest edge (degrees; ~48 m east-west, ~55 m north-south) of the final cells. Rounding to
-# 7 decimals moves a vertex up to ~1 cm off its edge; short edges keep the slivers that creates
-# well below 1 m².
-_SEGMENT_DEG = 0.0005
 # Keep the outline this far inside BOUNDS.
 _MARGIN = 0.003
 
@@ -168,11 +168,6 @@ _OUTLINE_CONTROL: tuple[tuple[float, float], ...] = (
 # --------------------------------------------------------------------------------------------
 
 
-def _rng(seed: int, *keys: int) -> np.random.Generator:
-    """An independent generator per (seed, stage, unit …), so stages don't disturb each other."""
-    return np.random.default_rng([seed % 2**64, *keys])
-
-
 def apportion(total: int, weights: Sequence[float], lo: int, hi: int) -> list[int]:
     """Split `total` into integers in [lo, hi], roughly proportional to `weights`, summing exactly.
 
@@ -216,12 +211,6 @@ def _km_from_city(lon: float, lat: float) -> float:
     return math.hypot(dx, dy) / 1000.0
 
 
-def _polygonal(geom: BaseGeometry) -> list[BaseGeometry]:
-    """The non-empty polygons of a geometry (drops points/lines a snapped overlay may leave)."""
-    parts = shapely.get_parts(geom)
-    return [p for p in parts if shapely.get_type_id(p) == 3 and not p.is_empty and p.area > 0]
-
-
 # --------------------------------------------------------------------------------------------
 # outline
 # --------------------------------------------------------------------------------------------
@@ -247,15 +236,15 @@ def _roughen(ring: np.ndarray, rng: np.random.Generator, depth: int, amplitude: 
 
 
 def _district_outline(seed: int) -> BaseGeometry:
-    control = np.array(_OUTLINE_CONTROL) * _SCALE
+    control = np.array(_OUTLINE_CONTROL) * SCALE
     seeds = shapely.points([(t.lon, t.lat) for t in TOWNS])
     lo = np.array([BOUNDS[0] + _MARGIN, BOUNDS[1] + _MARGIN])
     hi = np.array([BOUNDS[2] - _MARGIN, BOUNDS[3] - _MARGIN])
     for attempt in range(64):
-        rng = _rng(seed, 1, attempt)
-        ring = _roughen(control, rng, depth=5, amplitude=0.10) / _SCALE
+        rng = rng_for(seed, 1, attempt)
+        ring = _roughen(control, rng, depth=5, amplitude=0.10) / SCALE
         ring = np.clip(ring, lo, hi)
-        poly = shapely.set_precision(shapely.segmentize(shapely.polygons(ring), _SEGMENT_DEG), GRID_SIZE)
+        poly = shapely.set_precision(shapely.segmentize(shapely.polygons(ring), SEGMENT_DEG), GRID_SIZE)
         if (
             shapely.get_type_id(poly) == 3
             and poly.is_valid
@@ -263,153 +252,8 @@ def _district_outline(seed: int) -> BaseGeometry:
         ):
             return poly
     # The control polygon itself always qualifies.
-    fallback = shapely.segmentize(shapely.polygons(np.array(_OUTLINE_CONTROL)), _SEGMENT_DEG)
+    fallback = shapely.segmentize(shapely.polygons(np.array(_OUTLINE_CONTROL)), SEGMENT_DEG)
     return shapely.set_precision(fallback, GRID_SIZE)
-
-
-# --------------------------------------------------------------------------------------------
-# Voronoi partition of a parent polygon
-# --------------------------------------------------------------------------------------------
-
-
-def _densify(cells: np.ndarray, step: float = _SEGMENT_DEG) -> np.ndarray:
-    """Split every edge of these single-ring polygons into pieces no longer than `step` degrees.
-
-    An edge shared by two cells is walked in opposite directions by them; the new points are
-    always computed from the lexicographically smaller end, so both cells get bit-identical
-    vertices and their common border stays common.
-    """
-    coords, ring = shapely.get_coordinates(shapely.get_exterior_ring(cells), return_index=True)
-    same = ring[:-1] == ring[1:]
-    p, q, seg_ring = coords[:-1][same], coords[1:][same], ring[:-1][same]
-    swap = (p[:, 0] > q[:, 0]) | ((p[:, 0] == q[:, 0]) & (p[:, 1] > q[:, 1]))
-    a = np.where(swap[:, None], q, p)
-    b = np.where(swap[:, None], p, q)
-    n = np.maximum(1, np.ceil(np.hypot(b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]) / step)).astype(np.int64)
-    seg = np.repeat(np.arange(len(p)), n)
-    j = np.arange(len(seg)) - np.repeat(np.cumsum(n) - n, n)
-    k = np.where(swap[seg], n[seg] - j, j)
-    pts = a[seg] + (k / n[seg])[:, None] * (b[seg] - a[seg])
-    start = j == 0
-    pts[start] = p[seg[start]]
-    rings = shapely.linearrings(pts, indices=seg_ring[seg])
-    return shapely.polygons(rings)
-
-
-def _voronoi_cells(points: np.ndarray, parent: BaseGeometry) -> np.ndarray:
-    """Unclipped Voronoi cells (lon/lat) of `points`, in input order, covering the parent."""
-    scaled = points * _SCALE
-    minx, miny, maxx, maxy = parent.bounds
-    pad = max(maxx - minx, maxy - miny)
-    extent = shapely.box((minx - pad) * ASPECT, miny - pad, (maxx + pad) * ASPECT, maxy + pad)
-    diagram = shapely.voronoi_polygons(shapely.multipoints(scaled), extend_to=extent, ordered=True)
-    cells = shapely.get_parts(diagram)
-    return shapely.transform(cells, lambda c: c / _SCALE)
-
-
-def _sample_points(parent: BaseGeometry, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n uniform random points strictly inside `parent` (rejection sampling)."""
-    minx, miny, maxx, maxy = parent.bounds
-    shapely.prepare(parent)
-    found: list[np.ndarray] = []
-    have = 0
-    batch = max(8 * n, 64)
-    while have < n:
-        xy = np.column_stack([rng.uniform(minx, maxx, batch), rng.uniform(miny, maxy, batch)])
-        xy = xy[shapely.contains_xy(parent, xy[:, 0], xy[:, 1])]
-        found.append(xy)
-        have += len(xy)
-    return np.concatenate(found)[:n]
-
-
-def _lloyd(points: np.ndarray, parent: BaseGeometry, rounds: int, pinned: int = 0) -> np.ndarray:
-    """Move each point to the centroid of its clipped cell (point on surface if that falls outside).
-
-    The first `pinned` points stay where they are.
-    """
-    shapely.prepare(parent)
-    for _ in range(rounds):
-        clipped = shapely.intersection(_voronoi_cells(points, parent), parent)
-        centres = shapely.get_coordinates(shapely.centroid(clipped))
-        if len(centres) != len(points):  # an empty cell; stop relaxing
-            break
-        inside = shapely.contains_xy(parent, centres[:, 0], centres[:, 1])
-        for i in np.flatnonzero(~inside):
-            centres[i] = shapely.get_coordinates(shapely.point_on_surface(clipped[i]))[0]
-        centres[:pinned] = points[:pinned]
-        points = centres
-    return points
-
-
-def _give_away_orphans(
-    mains: list[BaseGeometry], orphans: list[tuple[int, BaseGeometry]]
-) -> list[BaseGeometry]:
-    """Merge each detached piece into the sibling whose main piece shares the longest border.
-
-    A piece that touches no sibling along an edge stays with its own cell (a MultiPolygon).
-    """
-    if not orphans:
-        return mains
-    tree = shapely.STRtree(mains)
-    extra: list[list[BaseGeometry]] = [[] for _ in mains]
-    for own, piece in orphans:
-        best, best_len = own, 0.0
-        edge = piece.boundary
-        for j in sorted(int(k) for k in tree.query(piece, predicate="intersects")):
-            shared = shapely.length(shapely.intersection(edge, mains[j].boundary))
-            if shared > best_len + 1e-12:
-                best, best_len = j, shared
-        extra[best].append(piece)
-    out: list[BaseGeometry] = []
-    for main, more in zip(mains, extra):
-        if more:
-            parts = _polygonal(shapely.union_all([main, *more], grid_size=GRID_SIZE))
-            out.append(parts[0] if len(parts) == 1 else shapely.multipolygons(parts))
-        else:
-            out.append(main)
-    return out
-
-
-def _clip_cells(cells: np.ndarray, parent: BaseGeometry) -> list[BaseGeometry] | None:
-    """Clip cells to the parent on the precision grid; detached pieces go to a neighbour.
-
-    Each cell keeps its largest piece; see `_give_away_orphans` for the rest. Returns None if a
-    cell comes out empty.
-    """
-    clipped = shapely.intersection(_densify(cells), parent, grid_size=GRID_SIZE)
-    mains: list[BaseGeometry] = []
-    orphans: list[tuple[int, BaseGeometry]] = []
-    for i, geom in enumerate(clipped):
-        parts = _polygonal(geom)
-        if not parts:
-            return None
-        parts.sort(key=lambda p: -p.area)
-        mains.append(parts[0])
-        orphans.extend((i, p) for p in parts[1:])
-    return _give_away_orphans(mains, orphans)
-
-
-def _order_cells(cells: list[BaseGeometry], points: np.ndarray) -> list[BaseGeometry]:
-    """Number cells in rows from north to south, west to east within a row."""
-    n = len(cells)
-    rows = max(1, round(math.sqrt(n)))
-    lat = points[:, 1]
-    lo, hi = float(lat.min()), float(lat.max())
-    band = (hi - lo) / rows or 1.0
-    row = np.minimum(((hi - lat) / band).astype(int), rows - 1)
-    order = sorted(range(n), key=lambda i: (int(row[i]), float(points[i, 0]), i))
-    return [cells[i] for i in order]
-
-
-def _split(parent: BaseGeometry, n: int, seed: int, *keys: int, rounds: int = 3) -> list[BaseGeometry]:
-    """Partition `parent` into n cells, deterministically for (seed, keys)."""
-    for attempt in range(32):
-        rng = _rng(seed, *keys, attempt)
-        points = _lloyd(_sample_points(parent, n, rng), parent, rounds)
-        cells = _clip_cells(_voronoi_cells(points, parent), parent)
-        if cells is not None and len(cells) == n:
-            return _order_cells(cells, points)
-    raise RuntimeError(f"could not split a parent into {n} cells")  # pragma: no cover
 
 
 # --------------------------------------------------------------------------------------------
@@ -487,12 +331,12 @@ def _town_cells(outline: BaseGeometry, seed: int) -> list[BaseGeometry]:
     them). Each small cell goes to the town minimising a weighted, noise-perturbed distance to its
     seat, and the towns are the dissolved unions, which gives irregular, natural-looking borders.
     """
-    rng = _rng(seed, 1, 1000)
+    rng = rng_for(seed, 1, 1000)
     seats = np.array([(t.lon, t.lat) for t in TOWNS])
     shapely.prepare(outline)
-    points = np.concatenate([seats, _sample_points(outline, _FINE_CELLS, rng)])
-    points = _lloyd(points, outline, rounds=2, pinned=len(seats))
-    fine = _clip_cells(_voronoi_cells(points, outline), outline)
+    points = np.concatenate([seats, sample_points(outline, _FINE_CELLS, rng)])
+    points = lloyd(points, outline, rounds=2, pinned=len(seats))
+    fine = clip_cells(voronoi_cells(points, outline), outline)
     if fine is None:  # pragma: no cover - every seed lies inside the outline
         raise RuntimeError("a fine cell came out empty")
     metres = np.array([M_PER_DEG_LON, M_PER_DEG_LAT])
@@ -506,12 +350,12 @@ def _town_cells(outline: BaseGeometry, seed: int) -> list[BaseGeometry]:
     orphans: list[tuple[int, BaseGeometry]] = []
     for t, (lon, lat) in enumerate(seats):
         members = [fine[i] for i in np.flatnonzero(label == t)]
-        parts = _polygonal(shapely.union_all(members, grid_size=GRID_SIZE))
+        parts = polygonal(shapely.union_all(members, grid_size=GRID_SIZE))
         seat = shapely.Point(lon, lat)
         parts.sort(key=lambda p: (not p.intersects(seat), -p.area))
         mains.append(parts[0])
         orphans.extend((t, p) for p in parts[1:])
-    return _give_away_orphans(mains, orphans)
+    return give_away_orphans(mains, orphans)
 
 
 def build_district(seed: int = 2026, progress: Progress | None = None) -> list[dict]:
@@ -548,14 +392,14 @@ def build_district(seed: int = 2026, progress: Progress | None = None) -> list[d
     villages: list[tuple[TownSpec, str, BaseGeometry]] = []  # (town, code, geometry)
     town_village_geoms: list[list[BaseGeometry]] = []
     for k, ((ti, town, geom), count) in enumerate(zip(rural, village_counts)):
-        cells = _split(geom, count, seed, 2, ti)
+        cells = split(geom, count, seed, 2, ti)
         town_village_geoms.append(cells)
         villages += [(town, f"{town.code}{201 + j}", c) for j, c in enumerate(cells)]
         report(label, k + 1, len(rural))
 
     # names and attributes
     namer = VillageNamer(random.Random(seed * 7919 + 17), reserved=[n for _, n in FIXED_VILLAGES])
-    attr_rng = _rng(seed, 5)
+    attr_rng = rng_for(seed, 5)
     centres = shapely.get_coordinates(
         shapely.point_on_surface(np.array([g for _, _, g in villages], dtype=object))
     )
@@ -599,7 +443,7 @@ def build_district(seed: int = 2026, progress: Progress | None = None) -> list[d
     grids: list[tuple[str, str, BaseGeometry]] = []  # (code, name, geometry)
     grid_town: list[int] = []
     for vi, (_, vcode, vgeom) in enumerate(villages):
-        for j, cell in enumerate(_split(vgeom, grid_counts[vi], seed, 3, vi)):
+        for j, cell in enumerate(split(vgeom, grid_counts[vi], seed, 3, vi)):
             code, name = f"{vcode}{j + 1:03d}", grid_name(names[vi], j + 1)
             grids.append((code, name, cell))
             grid_town.append(village_town[vi])
@@ -612,7 +456,7 @@ def build_district(seed: int = 2026, progress: Progress | None = None) -> list[d
     label = "生成微网格"
     report(label, 0, len(rural))
     for gi, (gcode, gname, ggeom) in enumerate(grids):
-        for j, cell in enumerate(_split(ggeom, micro_counts[gi], seed, 4, gi, rounds=2)):
+        for j, cell in enumerate(split(ggeom, micro_counts[gi], seed, 4, gi, rounds=2)):
             code, name = f"{gcode}{j + 1:03d}", microgrid_name(gname, j + 1)
             features.append(_feature(cell, "microgrid", code, name, gcode))
         if gi + 1 == len(grids) or grid_town[gi + 1] != grid_town[gi]:
