@@ -15,7 +15,7 @@ import re
 import time
 
 import pytest
-from builders import PASSWORD, actor_of, lattice_tree, make_units, make_user
+from builders import PASSWORD, actor_of, lattice_tree, make_event, make_units, make_user
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
@@ -24,7 +24,7 @@ from shanzhi.events import photos, service
 from shanzhi.events.models import Event, EventPhoto
 from shanzhi.geo import coords
 from shanzhi.geo import service as geo
-from shanzhi.web import challenge, throttle
+from shanzhi.web import challenge, mobile_pages, throttle
 from shanzhi.web.village_qr import qr_code
 
 GRID = "330203101201001"
@@ -484,3 +484,16 @@ def test_a_grid_worker_verifies_a_handled_event_from_the_task_list(client, sessi
     assert service.get_event(session, actor=admin, code=code).status == "verified"
     login(client, "sunli")  # the next grid: not his to verify
     assert f"/m/tasks/{code}/verify" not in client.get("/m/tasks").text
+
+
+def test_a_phone_lists_the_hundred_nearest_deadlines_and_says_there_are_more(client, session, people):
+    codes = [make_event(session, text=f"第{i}处垃圾堆放，影响通行", lon=float(POINT["lon"]),
+                        lat=float(POINT["lat"])).event.code
+             for i in range(mobile_pages.LIST_SIZE + 1)]
+    session.commit()
+    login(client, "qianxiao")
+    page = client.get("/m/tasks").text
+    listed = re.findall(r'id="task-([^"]+)"', page)
+    # None is accepted yet, so no clock runs: the oldest reports come first and the newest waits.
+    assert listed == codes[:mobile_pages.LIST_SIZE]
+    assert f"仅列出期限最近的 {mobile_pages.LIST_SIZE} 件" in page

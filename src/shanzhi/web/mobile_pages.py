@@ -57,7 +57,8 @@ CLASSIFY_API = "/api/v1/detect/classify"
 TASK_STEPS = ("on_the_spot", "resolve", "verify")
 TASK_NOTICES = {"on_the_spot": "已现场办结", "resolve": "处置结果已提交，等待核查", "verify": "已核查通过，等待结案"}
 EVENT_CODE = re.compile(r"^[A-Z0-9-]{1,32}$")
-LIST_SIZE = service.MAX_PAGE_SIZE
+# A phone lists the hundred nearest deadlines; the full list is the desktop's /events.
+LIST_SIZE = 100
 # Region choices below the user's scope: deep enough for a grid, short enough for a phone.
 MAX_REGION_CHOICES = 300
 DEADLINE_LABELS = {"red": "已超期", "yellow": "临近期限", "normal": "期限内", "none": "未计时"}
@@ -87,7 +88,7 @@ def _open_events(session: Session, actor: Actor, statuses: list[str], region: st
         truncated = truncated or total > len(rows)
     # No deadline yet (not accepted) sorts after every running clock, oldest report first.
     found.sort(key=lambda e: (e.due_at is None, as_utc(e.due_at or e.created_at)))
-    return Listed(found, truncated)
+    return Listed(found[:LIST_SIZE], truncated or len(found) > LIST_SIZE)
 
 
 def _region_names(session: Session, codes: set[str]) -> dict[str, str]:
@@ -248,7 +249,7 @@ def _tasks_page(
     cards = [{**_card(service.event_dict(e), names[e.region_code]), "steps": steps} for e, steps in tasks]
     counts = {state: sum(1 for c in cards if c["deadline"]["state"] == state) for state in ("red", "yellow")}
     context = {
-        "title": "我的任务", "tasks": cards, "counts": counts, "truncated": listed.truncated,
+        "title": "我的任务", "tasks": cards, "counts": counts, "truncated": listed.truncated, "limit": LIST_SIZE,
         "step_labels": {s: workflow().transitions[s].label for s in TASK_STEPS},
         "result_steps": [s for s in TASK_STEPS if "result" in workflow().transitions[s].needs],
         "error": error, "error_code": error_code, "form": form or {}, "notice": notice,
@@ -321,5 +322,5 @@ def grid(request: Request, session: DbSession, user: PageUser) -> HTMLResponse:
                    for c in cards if c["lon"] is not None],
     }
     context = {"title": "我的网格", "region": region, "events": cards, "mine": mine,
-               "truncated": listed.truncated, "config": config}
+               "truncated": listed.truncated, "limit": LIST_SIZE, "config": config}
     return render(request, "m_grid.html", context, user=user)
