@@ -57,6 +57,7 @@ def _add_subcommands() -> None:
     from shanzhi.housing.cli import register as register_housing
     from shanzhi.orgs.cli import register as register_orgs
     from shanzhi.gridpeople.cli import register as register_gridpeople
+    from shanzhi.pii_cli import register as register_pii
 
     app.add_typer(users_app, name="users")
     app.add_typer(audit_app, name="audit")
@@ -66,6 +67,7 @@ def _add_subcommands() -> None:
     register_housing(app)
     register_orgs(app)
     register_gridpeople(app)
+    register_pii(app)
 
 def _require_schema() -> None:
     from shanzhi.migrate import current

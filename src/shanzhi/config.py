@@ -28,9 +28,9 @@ class Settings(BaseSettings):
     tile_attribution: str = ""
     pii_keys: str | None = Field(
         default=None,
-        description="keys for personal data in the housing registry, newest first: 'k2:secret2,k1:secret1';"
+        description="keys for all personal data (users, reporters, contacts, grid people, residents), newest first: 'k2:secret2,k1:secret1';"
         " new writes use the first, reads use the key id stored with each value (rotation:"
-        " `shanzhi housing rotate-keys`); unset: one key 'k0' derived from secret_key",
+        " `shanzhi pii rotate-keys`); unset: one key 'k0' derived from secret_key",
     )
     policy_dir: Path | None = Field(
         default=None, description="a district's own policy files, overriding the shipped defaults"

@@ -85,7 +85,7 @@ def test_import_report_purge_and_rotate_from_the_command_line(run, tmp_path, mon
     get_settings.cache_clear()
     rotated = run("housing", "rotate-keys", "--batch", "1")
     assert rotated.exit_code == 0, rotated.output
-    assert "待轮换 pending: k0 2 人" in rotated.output and "完成 done: 2 人改用密钥 k9" in rotated.output
+    assert "待轮换 pending: 房屋住户 residents 2 人" in rotated.output and "完成 done: 2 人改用密钥 k9" in rotated.output
     monkeypatch.setenv("SHANZHI_PII_KEYS", "k9:a-new-key-for-the-cli-test")
     get_settings.cache_clear()
     with db.session_scope() as session:

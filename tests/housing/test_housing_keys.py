@@ -7,11 +7,13 @@ import pytest
 from sqlalchemy import select
 
 from housing_helpers import building_body, make_id, tenant_body
+from shanzhi import pii
 from shanzhi.config import get_settings
-from shanzhi.housing import pii
 from shanzhi.housing.models import Person
 from shanzhi.housing.people import find_by_id_number, plain
-from shanzhi.housing.retention import pending_rotation, rotate_batch
+from shanzhi.pii_rotation import TABLES, pending, rotate_batch
+
+RESIDENTS = next(t for t in TABLES if t.model is Person)
 
 K1 = "k1:first-secret-for-tests-0001"
 K2 = "k2:second-secret-for-tests-0002"
@@ -51,8 +53,8 @@ def test_rotation_re_encrypts_everything_while_old_values_keep_decrypting(client
     keys(f"{K2},{K1}")  # the new key first; the old one stays until rotation is done
     [new] = _tenants(client, hs, [26])
     assert session.get(Person, new).pii_key == "k2"
-    assert pending_rotation(session) == {"k1": 5}
-    moved, last = rotate_batch(session, batch=2)
+    assert pending(session)["housing_people"] == 5
+    moved, last = rotate_batch(session, RESIDENTS, batch=2)
     assert moved == 2
     # Mid-rotation: rows under either key decrypt, and lookups by ID number find them all.
     for seq, pid in zip([21, 22, 23, 24, 25], old):
@@ -65,8 +67,8 @@ def test_rotation_re_encrypts_everything_while_old_values_keep_decrypting(client
         ["k1", "k1", "k1", "k2", "k2"]
 
     while moved:
-        moved, last = rotate_batch(session, batch=2, after_id=last)
-    assert pending_rotation(session) == {}
+        moved, last = rotate_batch(session, RESIDENTS, batch=2, after_id=last)
+    assert pending(session)["housing_people"] == 0
     rows = session.scalars(select(Person).where(Person.id.in_([*old, new]))).all()
     assert {p.pii_key for p in rows} == {"k2"}
     assert all(p.id_number_encrypted.startswith(b"k2:") and p.id_number_encrypted != raw_before.get(p.id)
@@ -85,7 +87,7 @@ def test_retiring_a_key_before_rotation_finishes_is_caught(client, session, hs, 
     person = session.get(Person, pid)
     assert plain(person)[0] == pii.UNREADABLE  # shown as unreadable, never as garbage
     with pytest.raises(pii.PiiKeyError) as err:
-        rotate_batch(session, batch=10)
+        rotate_batch(session, RESIDENTS, batch=10)
     assert "k1" in err.value.message_zh
 
 

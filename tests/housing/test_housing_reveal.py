@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from housing_helpers import bad_checksum, building_body, make_id, tenant_body
+from shanzhi import pii
 from shanzhi.audit.models import AuditEntry
 from shanzhi.errors import InvalidInput
-from shanzhi.housing import pii
 from shanzhi.housing.idcard import mask_id, validate_id, validate_phone
 
 

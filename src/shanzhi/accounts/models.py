@@ -16,7 +16,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(64))
-    # Encrypted at rest (Fernet); shown masked; every reveal is audited.
+    # Encrypted at rest (shanzhi/pii.py keyring); shown masked; every reveal is audited.
     phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     password_hash: Mapped[str] = mapped_column(String(200))
     # The region the account belongs to: admins of that subtree manage it.

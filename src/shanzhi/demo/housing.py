@@ -30,13 +30,13 @@ import shapely
 from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from shanzhi import pii
 from shanzhi.accounts.models import User
 from shanzhi.accounts.service import system_actor
 from shanzhi.audit import service as audit
 from shanzhi.db import SHANGHAI, get_meta, session_factory, set_meta, transaction
 from shanzhi.geo.models import Region
 from shanzhi.geo.service import locate_many
-from shanzhi.housing import pii
 from shanzhi.housing.dates import today_local
 from shanzhi.housing.idcard import check_char
 from shanzhi.housing.inspections import escalate_finding

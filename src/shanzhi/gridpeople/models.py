@@ -31,7 +31,7 @@ class GridPerson(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
-    # Encrypted at rest (Fernet); shown masked; every reveal is audited with its reason.
+    # Encrypted at rest (shanzhi/pii.py keyring); shown masked; every reveal is audited with its reason.
     phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Where the person belongs: managers of that subtree keep the record.
     home_region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"), index=True)

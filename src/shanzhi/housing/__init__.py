@@ -12,8 +12,8 @@ and return masked personal data):
   registrations.person_detail(person_id=) · people.search(id_number= | phone= | name=) · people.reveal
   inspections.record_inspection(building_id=, unit_id=, answers={item: Answer}) · escalate_finding
   reports.region_report(region=) · reports.density_points(bbox=, cell_deg=) → [[lat, lon, residents]]
-  households.create_household / add_member · importer.import_workbook · export.write_xlsx
-  retention.purge(dry_run=) · retention.rotate_batch (the CLI: `shanzhi housing …`)
+  households.create_household / add_member / remove_member · importer.import_workbook · export.write_xlsx
+  retention.purge(dry_run=) (the CLI: `shanzhi housing …`; keys rotate with `shanzhi pii rotate-keys`)
 
 Policy data: policy/housing.toml (words, retention), policy/inspection.toml (the checklist).
 Actions: housing.read / manage / inspect / reveal / export (policy/permissions.toml).

@@ -1,17 +1,17 @@
 """`shanzhi housing …`: import a workbook, print a region's figures, purge past retention,
-rotate the personal-data keys."""
+rotate the personal-data keys (every table's: the same command as `shanzhi pii rotate-keys`)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from shanzhi.db import get_engine, session_factory, session_scope, transaction
+from shanzhi.db import get_engine, session_scope
 from shanzhi.errors import ShanzhiError
+from shanzhi.pii_cli import Batch, DryRun, rotate_keys
 from shanzhi.terminal import console, err_console, errors, progress
 
 
@@ -84,40 +84,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"  {village}: {n:,} 人")
 
     @housing_app.command("rotate-keys")
-    def rotate_command(
-        batch: Annotated[int, typer.Option(min=1, max=10_000, help="每批行数 rows per transaction")] = 500,
-    ) -> None:
-        """用 SHANZHI_PII_KEYS 的第一个密钥重新加密全部个人信息（分批提交，可中断续跑）。Re-encrypt under the newest key."""
-        from shanzhi.housing import pii
-        from shanzhi.housing.retention import (
-            pending_rotation,
-            record_rotation,
-            rotate_batch,
-        )
-
-        _require_schema()
-        started = time.perf_counter()
-        factory = session_factory(get_engine())
-        moved, last = 0, 0
-        with errors():
-            key = pii.current_key()
-            with transaction(factory) as session:
-                pending = pending_rotation(session)
-            total = sum(pending.values())
-            console.print(f"当前密钥 current key: {key.id}；待轮换 pending: "
-                          + ("、".join(f"{k} {n:,} 人" for k, n in pending.items()) or "无 none"))
-            with progress() as report:
-                while True:
-                    # One transaction per batch: an interrupted run keeps what it did and resumes.
-                    with transaction(factory) as session:
-                        n, last = rotate_batch(session, batch=batch, after_id=last)
-                    if n == 0:
-                        break
-                    moved += n
-                    report("重新加密 re-encrypting", moved, total)
-            with transaction(factory) as session:
-                record_rotation(session, moved=moved)
-        console.print(f"完成 done: {moved:,} 人改用密钥 {key.id}，用时 {time.perf_counter() - started:.1f} 秒；"
-                      "确认无误后可从 SHANZHI_PII_KEYS 中移除旧密钥")
+    def rotate_command(batch: Batch = 500, dry_run: DryRun = False) -> None:
+        """同 shanzhi pii rotate-keys：重新加密全部个人信息（不只房屋）。Same as `shanzhi pii rotate-keys`."""
+        rotate_keys(batch, dry_run)
 
     app.add_typer(housing_app, name="housing")

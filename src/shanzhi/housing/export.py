@@ -14,13 +14,13 @@ from typing import IO, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shanzhi import pii
 from shanzhi.accounts.authz import Actor, Target, authorize
 from shanzhi.audit import service as audit
 from shanzhi.db import utcnow
 from shanzhi.errors import InvalidInput
 from shanzhi.events.export import XlsxWriter, local
 from shanzhi.geo import service as geo
-from shanzhi.housing import pii
 from shanzhi.housing.dates import today_local
 from shanzhi.housing.models import Building, Person, Registration, Unit
 from shanzhi.housing.people import MAX_REASON, MIN_REASON, plain

@@ -1,7 +1,7 @@
 """The housing registry: buildings and their units, the people who own, manage and live in them,
 residence registrations (居住登记), and rental-safety inspections with their findings.
 
-Personal data (ID numbers, phones) is stored only encrypted (housing/pii.py), beside a keyed
+Personal data (ID numbers, phones) is stored only encrypted (shanzhi/pii.py), beside a keyed
 digest for exact lookup and the id of the key (`pii_key`) that rotation moves rows off.
 Nothing here is ever deleted: a tenancy ends, a finding is resolved, a person's personal fields
 are purged after the retention period while the rows (and so the counts) remain.

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shanzhi import pii
 from shanzhi.accounts.authz import Actor
 from shanzhi.audit import service as audit
 from shanzhi.errors import Conflict, InvalidInput
-from shanzhi.housing import pii
 from shanzhi.housing.idcard import validate_id, validate_phone
 from shanzhi.housing.models import Person
 from shanzhi.housing.scope import (

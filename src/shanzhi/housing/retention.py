@@ -1,13 +1,11 @@
-"""Keeping personal data no longer than needed, and moving it to a new key.
+"""Keeping personal data no longer than needed.
 
 Purge: a floating resident whose registrations have all ended, the last more than the policy's
 retention period ago, loses name, ID number, phone and registered address; the person row and
 every registration stay (dates, units, regions), so counts and history remain. Owners, landlords,
 managers and registered (户籍) residents are not purged: the registry holds them for other reasons.
 
-Key rotation: `rotate_batch` re-seals up to `batch` people under the current key and returns how
-many it moved; the command line calls it in one transaction per batch until it returns 0, so an
-interrupted rotation resumes where it stopped, and reads work throughout (each value names its key).
+Moving personal data to a new key is `shanzhi.pii_rotation`, for every table at once.
 """
 
 from __future__ import annotations
@@ -22,10 +20,8 @@ from sqlalchemy.orm import Session
 
 from shanzhi.audit import service as audit
 from shanzhi.db import utcnow
-from shanzhi.housing import pii
 from shanzhi.housing.dates import today_local
 from shanzhi.housing.models import Building, Person, Registration, Unit
-from shanzhi.housing.people import plain, seal
 from shanzhi.housing.policy import housing_policy
 
 CHUNK = 1000
@@ -91,34 +87,3 @@ def purge(session: Session, *, now: datetime | None = None, dry_run: bool = Fals
                          "by_village": plan.by_village,
                          "retention_days": housing_policy().retention.ended_registration_days})
     return plan
-
-
-# -- key rotation ------------------------------------------------------------------------------
-
-
-def pending_rotation(session: Session) -> dict[str, int]:
-    """How many people each key other than the current one still holds."""
-    key = pii.current_key()
-    return dict(session.execute(
-        select(Person.pii_key, func.count()).where(Person.pii_key.is_not(None), Person.pii_key != key.id)
-        .group_by(Person.pii_key)).all())
-
-
-def rotate_batch(session: Session, *, batch: int = 500, after_id: int = 0) -> tuple[int, int]:
-    """Re-seal up to `batch` people not yet under the current key (ids above `after_id`);
-    returns (rows moved, last id). A value under a key no longer configured stops it (PiiKeyError)."""
-    key = pii.current_key()
-    rows = session.scalars(
-        select(Person).where(Person.pii_key.is_not(None), Person.pii_key != key.id, Person.id > after_id)
-        .order_by(Person.id).limit(batch)
-    ).all()
-    for person in rows:
-        id_number, phone = plain(person, strict=True)
-        seal(person, id_number=id_number, phone=phone, key=key)
-    session.flush()
-    return len(rows), (rows[-1].id if rows else after_id)
-
-
-def record_rotation(session: Session, *, moved: int, by: str = "命令行 CLI") -> None:
-    audit.record(session, action="housing.rotate_keys", actor_name=by, target_type="housing_person",
-                 detail={"moved": moved, "key": pii.current_key().id, "keys": [k.id for k in pii.keyring()]})

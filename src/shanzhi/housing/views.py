@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from shanzhi import pii
 from shanzhi.db import as_utc
-from shanzhi.housing import pii
 from shanzhi.housing.models import (
     Building,
     Finding,

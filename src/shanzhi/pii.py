@@ -1,10 +1,13 @@
 """Personal data at rest: encryption with rotating keys, keyed digests for exact lookup, masks.
 
+Every encrypted column uses this keyring: the housing registry directly (with digests), the
+others (user, reporter, contact and grid-people phones) through `accounts.crypto.encrypt_text`.
 Keys come from SHANZHI_PII_KEYS, newest first ("k2:secret2,k1:secret1"). A value is stored as
 ``<key id>:<nonce><AES-256-GCM ciphertext and tag>`` (the key id is also the associated data, so
 a value cannot be passed off as another key's), and a read picks the key the value was written
-with: while keys rotate, old and new values both decrypt. New writes use the first key. `shanzhi housing
-rotate-keys` re-encrypts every row under the first key; after that the old key can go.
+with: while keys rotate, old and new values both decrypt. New writes use the first key.
+`shanzhi pii rotate-keys` (pii_rotation.py) re-encrypts every table under the first key; after
+that the old key can go.
 
 Exact lookup ("is this ID number registered?") uses an HMAC-SHA256 digest per field under the
 row's key; a search computes the digest under every listed key, so lookups work mid-rotation.
@@ -23,7 +26,6 @@ from functools import lru_cache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from shanzhi.accounts.crypto import mask_phone
 from shanzhi.config import get_settings
 from shanzhi.errors import ShanzhiError
 from shanzhi.housing.idcard import mask_id
@@ -149,6 +151,14 @@ def digest(field: str, value: str, key: Key | None = None) -> str:
 def digests(field: str, value: str) -> list[str]:
     """The digest under every configured key: what an exact lookup matches during rotation."""
     return [digest(field, value, k) for k in keyring()]
+
+
+def mask_phone(phone: str | None) -> str | None:
+    if not phone:
+        return None
+    if len(phone) <= 7:
+        return phone[:1] + "*" * (len(phone) - 2) + phone[-1:]
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
 def mask_name(name: str | None) -> str | None:
