@@ -86,3 +86,42 @@ def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "250")
     for console in (terminal.console, terminal.err_console):
         monkeypatch.setattr(console, "_width", None)
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wide_terminal: None) -> Iterator:
+    """The `shanzhi` command line on a fresh SQLite data folder (whatever the test backend):
+    run("init"), run("regions", "import", path, input=…) → click's Result."""
+    from typer.testing import CliRunner
+
+    from shanzhi import db
+    from shanzhi.cli import app
+    from shanzhi.config import get_settings
+
+    monkeypatch.setenv("SHANZHI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SHANZHI_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SHANZHI_PII_KEYS", raising=False)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args, input=None: runner.invoke(app, list(args), input=input)
+    get_settings.cache_clear()
+    for engine in db._engines.values():
+        engine.dispose()
+    db._engines.clear()
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """keys("k2:…,k1:…") sets SHANZHI_PII_KEYS for the rest of the test; keys(None) unsets it."""
+    from shanzhi.config import get_settings
+
+    def use(value: str | None) -> None:
+        if value is None:
+            monkeypatch.delenv("SHANZHI_PII_KEYS", raising=False)
+        else:
+            monkeypatch.setenv("SHANZHI_PII_KEYS", value)
+        get_settings.cache_clear()
+
+    yield use
+    monkeypatch.delenv("SHANZHI_PII_KEYS", raising=False)
+    get_settings.cache_clear()

@@ -3,32 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from builders import lattice_tree
-from shanzhi import db
-from shanzhi.cli import app
-from shanzhi.config import get_settings
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wide_terminal: None):
-    monkeypatch.setenv("SHANZHI_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("SHANZHI_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None):
-        return runner.invoke(app, list(args), input=input)
-
-    yield invoke
-    get_settings.cache_clear()
-    for engine in db._engines.values():
-        engine.dispose()
-    db._engines.clear()
 
 
 def test_commands_refuse_to_run_before_init(run):

@@ -6,14 +6,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner
 
 from builders import lattice_tree, make_event, make_user
 from shanzhi import db, pii
@@ -43,20 +41,6 @@ def _id_number(seq: int) -> str:
 
 ID_NUMBER = _id_number(123)
 BY_TABLE = {t.table: t for t in TABLES}
-
-
-@pytest.fixture
-def keys(monkeypatch):
-    def use(value: str | None) -> None:
-        if value is None:
-            monkeypatch.delenv("SHANZHI_PII_KEYS", raising=False)
-        else:
-            monkeypatch.setenv("SHANZHI_PII_KEYS", value)
-        get_settings.cache_clear()
-
-    yield use
-    monkeypatch.delenv("SHANZHI_PII_KEYS", raising=False)
-    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -215,22 +199,6 @@ def test_a_value_under_a_key_no_longer_configured_stops_rotation_writing_nothing
 
 
 # -- the command line --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wide_terminal: None):
-    monkeypatch.setenv("SHANZHI_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("SHANZHI_DATABASE_URL", raising=False)
-    monkeypatch.delenv("SHANZHI_PII_KEYS", raising=False)
-    get_settings.cache_clear()
-    from shanzhi.cli import app
-
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
-    for engine in db._engines.values():
-        engine.dispose()
-    db._engines.clear()
 
 
 def _stored(session: Session) -> dict[str, Any]:

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from builders import lattice_tree
 from housing_helpers import IN_MG1, make_id, workbook
 from shanzhi import db
 from shanzhi.accounts.service import system_actor
-from shanzhi.cli import app
 from shanzhi.config import get_settings
 from shanzhi.housing.dates import today_local
 from shanzhi.housing.models import Person, Registration
@@ -25,24 +21,6 @@ from shanzhi.housing.registrations import end_registration
 
 TODAY = today_local()
 OLD = TODAY - timedelta(days=housing_policy().retention.ended_registration_days + 300)
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wide_terminal: None):
-    monkeypatch.setenv("SHANZHI_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("SHANZHI_DATABASE_URL", raising=False)
-    monkeypatch.delenv("SHANZHI_PII_KEYS", raising=False)
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(app, list(args))
-
-    yield invoke
-    get_settings.cache_clear()
-    for engine in db._engines.values():
-        engine.dispose()
-    db._engines.clear()
 
 
 def test_import_report_purge_and_rotate_from_the_command_line(run, tmp_path, monkeypatch):

@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from housing_helpers import building_body, make_id, tenant_body
 from shanzhi import pii
-from shanzhi.config import get_settings
 from shanzhi.housing.models import Person
 from shanzhi.housing.people import find_by_id_number, plain
 from shanzhi.pii_rotation import TABLES, pending, rotate_batch
@@ -17,20 +16,6 @@ RESIDENTS = next(t for t in TABLES if t.model is Person)
 
 K1 = "k1:first-secret-for-tests-0001"
 K2 = "k2:second-secret-for-tests-0002"
-
-
-@pytest.fixture
-def keys(monkeypatch):
-    def use(value: str | None) -> None:
-        if value is None:
-            monkeypatch.delenv("SHANZHI_PII_KEYS", raising=False)
-        else:
-            monkeypatch.setenv("SHANZHI_PII_KEYS", value)
-        get_settings.cache_clear()
-
-    yield use
-    monkeypatch.delenv("SHANZHI_PII_KEYS", raising=False)
-    get_settings.cache_clear()
 
 
 def _tenants(client, hs, seqs) -> list[int]:

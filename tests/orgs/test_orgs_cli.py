@@ -4,30 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
-from typer.testing import CliRunner
 
 from builders import lattice_tree
-from shanzhi import db
-from shanzhi.cli import app
-from shanzhi.config import get_settings
 from test_orgs_workbook import FILLED, workbook
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wide_terminal: None):
-    monkeypatch.setenv("SHANZHI_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("SHANZHI_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
-    for engine in db._engines.values():
-        engine.dispose()
-    db._engines.clear()
 
 
 def test_the_orgs_commands_import_export_and_count(run, tmp_path):
