@@ -83,6 +83,14 @@ def test_a_dispatcher_sees_the_panels_and_map_and_a_new_report_arrives_live(live
         assert page.inner_text("#kpi-today") == "7"
         page.wait_for_timeout(2000)  # the clusters refresh after a report
         assert "视野内在办 7 件" in page.inner_text("#map-stat")
+        # Charts follow activity too: a step elsewhere brings the server's figures within seconds,
+        # not at the minute's refresh.
+        with page.expect_response(lambda r: "/api/v1/command/dashboard" in r.url, timeout=6000) as panels:
+            with session_scope(engine) as session:
+                commander = actor_of(session, session.scalar(select(User).where(User.username == "commander")))
+                service.transition(session, actor=commander, code=code, name="accept")
+        assert panels.value.json()["open"]["total"] == 7
+        page.wait_for_selector(f'#feed li[data-code="{code}"] >> text=已受理', timeout=2000)
         page.screenshot(path=str(ARTIFACTS / "command.png"))
         assert seen == CLEAN
 

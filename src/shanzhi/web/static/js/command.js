@@ -381,6 +381,7 @@
 
   // -- the live feed ------------------------------------------------------------------------------
   const FEED_MAX = 60;
+  const PANELS_AFTER_ACTIVITY_MS = 3000;
   function feedItem(item, fresh) {
     const deadline = DEADLINE[item.deadline_state];
     const node = el("li", { class: "feed-item" + (fresh ? " fresh" : ""), "data-code": item.code, "data-step": item.id },
@@ -409,6 +410,14 @@
     if (markers.length > 30) liveLayer.removeLayer(markers[0]);
   }
 
+  // Any step changes some chart (categories, statuses, rates): fetch the server's figures a few
+  // seconds after activity, once per burst, instead of waiting for the minute's refresh.
+  let panelsTimer = null;
+  function refreshPanelsSoon() {
+    if (panelsTimer) return;
+    panelsTimer = setTimeout(() => { panelsTimer = null; loadPanels(); }, PANELS_AFTER_ACTIVITY_MS);
+  }
+
   function receive(item) {
     const feed = $("feed");
     const empty = feed.querySelector(".empty");
@@ -417,6 +426,7 @@
     while (feed.children.length > FEED_MAX) feed.lastElementChild.remove();
     liveMarker(item);
     refreshEventsSoon();
+    refreshPanelsSoon();
     if (item.action === "report" && lastPanels) {
       // Counted locally until the next refresh of the panels brings the server's figures.
       lastPanels.today.reported += 1;
