@@ -41,6 +41,13 @@ def test_it_scores_the_held_out_reports(model: classify.Model) -> None:
     assert report.top3 >= 0.97
 
 
+def test_it_scores_the_blind_outsider_reports(model: classify.Model) -> None:
+    # Written from the catalog alone by someone who never saw either corpus.
+    report = classify.evaluate(classify.OUTSIDER_PATH)
+    assert report.n == 54 * 6
+    assert report.top1 >= 0.93 and report.top3 >= 0.98
+
+
 @pytest.mark.parametrize(("text", "code"), [
     ("隔壁小区盖楼，晚上十二点了还在打桩浇筑，吵得孩子没法睡觉", "0302"),
     ("楼下新开的KTV每天唱到凌晨三点，音响震得窗户都响", "0503"),

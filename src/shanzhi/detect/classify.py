@@ -49,6 +49,8 @@ jieba.setLogLevel(logging.WARNING)
 CORPUS_DIR = Path(__file__).parent / "corpus"
 TRAIN_PATH = CORPUS_DIR / "train.jsonl"
 HELDOUT_PATH = CORPUS_DIR / "heldout.jsonl"
+# A blind set by a writer who saw only the catalog, never the corpora: a second, outside check.
+OUTSIDER_PATH = CORPUS_DIR / "outsider.jsonl"
 MAX_CHARS = 2000
 # Bump when the features change in code, so a persisted model built with the old ones retrains.
 FEATURES_VERSION = 2
