@@ -99,6 +99,38 @@ def test_an_ended_assignment_stays_in_the_history_and_frees_the_grid_for_a_succe
     assert [e.action for e in audit_rows(session, "gridpeople.unassign")] == ["gridpeople.unassign"]
 
 
+def test_a_role_is_handed_over_in_one_step_and_a_refused_handover_changes_nothing(client, session, lattice):
+    h = lattice["h"]["cadre"]
+    first = client.post("/api/v1/grid-people", json={"name": "周建国", "home_region": V11}, headers=h).json()
+    second = client.post("/api/v1/grid-people", json={"name": "俞海燕", "home_region": V11}, headers=h).json()
+    aid = client.post(f"/api/v1/grid-people/{first['id']}/assignments",
+                      json={"role": "grid_leader", "region": G111, "start_date": days_ago(400).isoformat()},
+                      headers=h).json()["assignments"][0]["id"]
+    # Someone beyond the cadre's reach cannot take over: the old term stays open.
+    outsider = add_person(session, "郑远", V21)
+    session.commit()
+    refused = client.post(f"/api/v1/grid-assignments/{aid}/hand-over", json={"successor_id": outsider.id},
+                          headers=h)
+    assert refused.status_code == 404
+    assert session.get(GridAssignment, aid).end_date is None
+    same = client.post(f"/api/v1/grid-assignments/{aid}/hand-over", json={"successor_id": first["id"]}, headers=h)
+    assert same.status_code == 422 and same.json()["error"]["code"] == "same_person"
+    day = days_ago(3).isoformat()
+    done = client.post(f"/api/v1/grid-assignments/{aid}/hand-over", json={"successor_id": second["id"], "on": day},
+                       headers=h)
+    assert done.status_code == 201, done.text
+    assert [(a["role_label"], a["region"]["code"], a["start_date"], a["current"])
+            for a in done.json()["assignments"]] == [("网格长", G111, day, True)]
+    old = session.get(GridAssignment, aid)
+    session.refresh(old)
+    assert (old.end_date.isoformat(), old.end_reason) == (day, "交接给俞海燕")
+    roster = client.get(f"/api/v1/grid-people/roster?region={G111}", headers=h).json()
+    leaders = next(r for r in roster["roles"] if r["role"] == "grid_leader")["people"]
+    assert [p["person"]["name"] for p in leaders] == ["俞海燕"]
+    assert client.post(f"/api/v1/grid-assignments/{aid}/hand-over", json={"successor_id": second["id"]},
+                       headers=h).json()["error"]["code"] == "already_ended"
+
+
 def test_a_cadre_assigns_only_inside_her_village_and_at_the_levels_the_policy_allows(client, session, lattice):
     h = lattice["h"]["cadre"]
     pid = client.post("/api/v1/grid-people", json={"name": "孙丽", "home_region": V11}, headers=h).json()["id"]

@@ -15,6 +15,7 @@ from shanzhi.gridpeople.models import GridPerson, PatrolLog
 from shanzhi.gridpeople.schemas import (
     AssignmentEndIn,
     AssignmentIn,
+    HandOverIn,
     PatrolEventIn,
     PatrolIn,
     PersonIn,
@@ -99,6 +100,13 @@ def end_assignment(
     service.end_assignment(session, actor=actor, person_id=person_id, assignment_id=assignment_id,
                            **body.model_dump())
     return _person(session, person_id)
+
+
+@router.post("/grid-assignments/{assignment_id}/hand-over", status_code=201,
+             summary="职务交接（一步完成离任与接任）Hand a role over to a successor")
+def hand_over(session: DbSession, actor: ApiActor, assignment_id: int, body: HandOverIn) -> dict[str, Any]:
+    service.hand_over(session, actor=actor, assignment_id=assignment_id, **body.model_dump())
+    return _person(session, body.successor_id)
 
 
 @router.get("/patrols", summary="巡查走访记录 Patrol and visit logs in my reach")

@@ -44,6 +44,12 @@ class AssignmentEndIn(_In):
     reason: str | None = Field(default=None, max_length=200)
 
 
+class HandOverIn(_In):
+    successor_id: int
+    on: date | None = None
+    reason: str | None = Field(default=None, max_length=200)
+
+
 class RevealIn(_In):
     reason: str = Field(min_length=2, max_length=200)
 

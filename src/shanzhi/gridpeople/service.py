@@ -413,6 +413,28 @@ def end_assignment(
     return assignment
 
 
+def hand_over(
+    session: Session, *, actor: Actor, assignment_id: int, successor_id: int, on: date | None = None,
+    reason: str | None = None,
+) -> GridAssignment:
+    """A new holder takes over a role at its region on a date (default today): the old assignment
+    ends that day and the successor's starts, in one transaction: the grid is never without its
+    网格长 in between, and a refused handover (the successor out of reach, say) changes nothing."""
+    old = session.get(GridAssignment, assignment_id)
+    if old is None:
+        raise NotFound("assignment not found", "任职记录不存在", code="not_found")
+    place = session.get(Region, old.region_id)
+    assert place is not None
+    successor = get_person(session, actor=actor, person_id=successor_id)
+    if successor.id == old.person_id:
+        raise InvalidInput("The successor is the current holder", "接任者不能是现任者本人", code="same_person")
+    day = on or today()
+    end_assignment(session, actor=actor, person_id=old.person_id, assignment_id=old.id, end_date=day,
+                   reason=reason or f"交接给{successor.name}")
+    new, _ = assign(session, actor=actor, person_id=successor.id, role=old.role, region=place.code, start_date=day)
+    return new
+
+
 def reveal_phone(session: Session, *, actor: Actor, person_id: int, reason: str) -> str | None:
     """The full phone, for someone with `person.reveal` who says why; the reveal is audited."""
     if not isinstance(reason, str) or not 2 <= len(reason.strip()) <= 200:
