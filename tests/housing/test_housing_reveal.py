@@ -72,7 +72,8 @@ def test_a_reveal_with_the_permission_needs_a_reason_and_is_audited(client, sess
     r = client.post(f"/api/v1/housing/people/{person}/reveal",
                     json={"fields": ["id_number", "phone"], "reason": "派出所协查来函 2026-118"}, headers=hs["chief"])
     assert r.status_code == 200
-    assert r.json() == {"id_number": make_id(11), "phone": "13805740011"}
+    assert r.json() == {"id_number": make_id(11), "id_type": "resident_id", "id_type_label": "居民身份证",
+                        "phone": "13805740011"}
     row = session.scalars(select(AuditEntry).where(AuditEntry.action == "housing.reveal",
                                                    AuditEntry.outcome == "allowed")).one()
     assert row.actor_name == "duty_chief@330203101" and row.target_id == str(person)

@@ -77,8 +77,8 @@ def test_exports_are_masked_unless_revealed_with_permission_and_reason_and_alway
     assert masked.status_code == 200 and masked.headers["content-type"].startswith("application/vnd.openxml")
     book = load_workbook(io.BytesIO(masked.content), read_only=True)
     residents = list(book["人员"].iter_rows(values_only=True))
-    assert residents[0][:3] == ("姓名", "身份证号", "手机号")
-    assert residents[1][:3] == ("周*", make_id(101)[:4] + "*" * 10 + make_id(101)[-4:], "138****1001")
+    assert residents[0][:4] == ("姓名", "证件类型", "证件号码", "手机号")
+    assert residents[1][:4] == ("周*", "居民身份证", make_id(101)[:4] + "*" * 10 + make_id(101)[-4:], "138****1001")
     assert make_id(101).encode() not in masked.content
     units = list(book["房屋"].iter_rows(values_only=True))
     assert len(units) == 4 and units[1][8] == "101" and units[1][13] == 1
@@ -88,7 +88,7 @@ def test_exports_are_masked_unless_revealed_with_permission_and_reason_and_alway
     full = _export(client, hs, "chief", reveal="true", reason="派出所协查来函核对")
     assert full.status_code == 200
     rows = list(load_workbook(io.BytesIO(full.content), read_only=True)["人员"].iter_rows(values_only=True))
-    assert rows[1][:3] == ("周一", make_id(101), "13805741001")
+    assert rows[1][:4] == ("周一", "居民身份证", make_id(101), "13805741001")
     assert _export(client, hs, "worker", region=MG1).status_code == 403  # grid workers do not export
     entries = session.scalars(select(AuditEntry).where(AuditEntry.target_type == "housing_export")
                               .order_by(AuditEntry.seq)).all()

@@ -127,6 +127,7 @@ def test_a_grid_worker_registers_a_tenant_and_records_an_inspection_on_her_phone
         page.click("#register summary")
         page.select_option("#register select[name=unit_id]", index=0)  # 101
         page.fill("#register input[name=name]", "李明华")
+        assert page.input_value("#register select[name=id_type]") == "resident_id"  # 居民身份证 unless changed
         good = make_id(7)
         page.fill("#register input[name=id_number]", good[:-1] + ("0" if good[-1] != "0" else "1"))
         page.fill("#register input[name=phone]", "13805740007")
@@ -141,6 +142,7 @@ def test_a_grid_worker_registers_a_tenant_and_records_an_inspection_on_her_phone
         tenant = page.locator(".h-tenant", has_text="李明华")
         assert tenant.locator("[data-field=id_number]").inner_text() == f"{good[:4]}**********{good[-4:]}"
         assert tenant.locator("[data-field=phone]").inner_text() == "138****0007"
+        assert tenant.locator("[data-field=id_type]").inner_text() == "居民身份证"
         assert good not in page.content()
         assert tenant.locator("summary", has_text="查看完整信息").count() == 0  # hers to register, not to reveal
 

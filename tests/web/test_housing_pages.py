@@ -177,6 +177,25 @@ def test_a_registered_tenant_is_shown_masked(client, session, town):
     assert (reg.unit_id, reg.status) == (town["units"]["101"], "active")
 
 
+def test_a_tenant_with_a_passport_is_registered_from_the_form_and_shown_with_its_label(client, session, town):
+    login(client, "qianxiao")
+    page = f'/m/housing/buildings/{town["building"].id}'
+    form = client.get(page).text
+    assert re.search(r'<select name="id_type"[^>]*>\s*<option value="resident_id"[^>]*>居民身份证</option>', form)
+    assert "证件号码" in form
+    bad = post(client, page, f"{page}/tenancies", tenant(town["units"]["101"], id_type="passport", id_number="E1-2"))
+    error = re.search(r'data-error-for="id_number">([^<]+)<', bad.text)
+    assert bad.status_code == 422 and error and "护照号码" in error.group(1)
+    assert re.search(r'<option value="passport" selected>', bad.text)  # the chosen type stays
+    r = post(client, page, f"{page}/tenancies", tenant(town["units"]["101"], id_type="passport", id_number="E12345678"))
+    assert r.status_code == 303, r.text
+    shown = client.get(r.headers["location"]).text
+    assert "E12345678" not in shown
+    assert re.search(r'data-field="id_type">护照</span>\s*<span class="mono h-masked" data-field="id_number">E\*{5}678<',
+                     shown)
+    assert session.scalars(select(Person).where(Person.name == "李明华")).one().id_type == "passport"
+
+
 def test_ending_a_tenancy_keeps_it_in_the_history(client, session, town):
     reg = lodge(session, town)
     login(client, "qianxiao")

@@ -37,6 +37,7 @@ from shanzhi.audit import service as audit
 from shanzhi.db import SHANGHAI, get_meta, session_factory, set_meta, transaction
 from shanzhi.geo.models import Region
 from shanzhi.geo.service import locate_many
+from shanzhi.housing import documents
 from shanzhi.housing.dates import today_local
 from shanzhi.housing.idcard import check_char
 from shanzhi.housing.inspections import escalate_finding
@@ -56,6 +57,8 @@ ROADS = ("藕缆桥路", "联丰路", "河东路", "河西路", "新村路", "�
 SURNAMES = tuple("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任"
                  "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
 GIVEN = tuple("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超霞平刚英华玉萍红玲芬燕彬斌宇浩凯鹏飞俊峰梅波辉亮成龙婷雪琴云莲欢晨阳文")
+# The documents a few migrants hold instead of a resident ID card (housing.toml id_types).
+FOREIGN_DOCUMENTS = ("passport", "hk_macau_permit", "taiwan_permit")
 # Where the migrants come from: (county code, registered address); the local owners are 海曙 people.
 ORIGINS = (("522401", "贵州省毕节市七星关区"), ("522422", "贵州省毕节市大方县"), ("341221", "安徽省阜阳市临泉县"),
            ("342201", "安徽省宿州市埇桥区"), ("362330", "江西省上饶市鄱阳县"), ("412726", "河南省周口市郸城县"),
@@ -96,10 +99,22 @@ class _People:
     """Synthetic people, sealed the way the registry seals them (one key for the whole run)."""
 
     def __init__(self, rng: np.random.Generator) -> None:
-        self.rng, self.key, self.used = rng, pii.current_key(), set[str]()
+        self.rng, self.key, self.used = rng, pii.current_key(), set[str | tuple[str, str]]()
 
     def pick(self, n: int) -> int:
         return int(self.rng.random() * n)  # several times faster than Generator.integers for one number
+
+    def document(self, first17: str, local: bool) -> tuple[str, str]:
+        """(type, number): a resident ID, or for about 1% of migrants a passport or permit made from
+        the same digits (no extra random draws, so the rest of the demo stays as it was)."""
+        seq = int(first17[-3:])
+        if not local and seq % 100 == 0:
+            id_type = FOREIGN_DOCUMENTS[seq // 100 % len(FOREIGN_DOCUMENTS)]
+            number = {"passport": "E", "hk_macau_permit": "H", "taiwan_permit": ""}[id_type] + first17[6:14]
+            if (id_type, number) not in self.used:
+                self.used.add((id_type, number))
+                return id_type, number
+        return documents.DEFAULT_ID_TYPE, first17 + check_char(first17)
 
     def row(self, *, local: bool, born_from: int, born_to: int, region_code: str, **extra: Any) -> dict[str, Any]:
         pick = self.pick
@@ -110,11 +125,12 @@ class _People:
             if first17 not in self.used:
                 self.used.add(first17)
                 break
-        id_number = first17 + check_char(first17)
+        id_type, id_number = self.document(first17, local)
         phone = f"1{'35789'[pick(5)]}{pick(10**9):09d}"
         name = SURNAMES[pick(len(SURNAMES))] + GIVEN[pick(len(GIVEN))] + (GIVEN[pick(len(GIVEN))] if pick(10) < 7 else "")
         k = self.key
-        return {"name": name, "id_number_encrypted": k.seal(id_number), "id_number_digest": pii.digest("id", id_number, k),
+        return {"name": name, "id_type": id_type, "id_number_encrypted": k.seal(id_number),
+                "id_number_digest": pii.digest("id", documents.digest_value(id_type, id_number), k),
                 "phone_encrypted": k.seal(phone), "phone_digest": pii.digest("phone", phone, k), "pii_key": k.id,
                 "registered_address": origin, "is_local": local, "region_code": region_code, "version": 1, **extra}
 

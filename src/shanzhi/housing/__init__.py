@@ -9,7 +9,7 @@ and return masked personal data):
   service.building_detail(building_id=)               → units, current tenancies, open findings
   service.create_building / update_building / add_unit / update_unit
   registrations.register(unit_id=, person=PersonInput, start_date=) / end_registration / renew_registration
-  registrations.person_detail(person_id=) · people.search(id_number= | phone= | name=) · people.reveal
+  registrations.person_detail(person_id=) · people.search(id_number= [id_type=] | phone= | name=) · people.reveal
   inspections.record_inspection(building_id=, unit_id=, answers={item: Answer}) · escalate_finding
   reports.region_report(region=) · reports.density_points(bbox=, cell_deg=) → [[lat, lon, residents]]
   households.create_household / add_member / remove_member · importer.import_workbook · export.write_xlsx

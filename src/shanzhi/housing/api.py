@@ -154,14 +154,15 @@ def renew_registration(session: DbSession, actor: ApiActor, registration_id: int
     return registrations.as_dicts(session, [reg])[0]
 
 
-@router.get("/people", summary="按身份证号、手机号或姓名查找人员（脱敏）Find people")
+@router.get("/people", summary="按证件、手机号或姓名查找人员（脱敏）Find people")
 def search_people(
     session: DbSession, actor: ApiActor,
     id_number: Annotated[str | None, Query(max_length=24)] = None,
+    id_type: Annotated[str | None, Query(max_length=24, description="证件类型 (housing.toml id_types)")] = None,
     phone: Annotated[str | None, Query(max_length=24)] = None,
     name: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    rows = people.search(session, actor=actor, id_number=id_number, phone=phone, name=name)
+    rows = people.search(session, actor=actor, id_number=id_number, phone=phone, name=name, id_type=id_type)
     return {"items": [views.person_dict(p) for p in rows], "total": len(rows), "page": 1, "size": len(rows)}
 
 
@@ -177,7 +178,7 @@ def update_person(session: DbSession, actor: ApiActor, person_id: int, body: Per
     return views.person_dict(person)
 
 
-@router.post("/people/{person_id}/reveal", summary="查看完整身份证号/手机号（须说明原因，留痕）Reveal, audited")
+@router.post("/people/{person_id}/reveal", summary="查看完整证件号码/手机号（须说明原因，留痕）Reveal, audited")
 def reveal(session: DbSession, actor: ApiActor, person_id: int, body: RevealIn) -> dict[str, Any]:
     return people.reveal(session, actor=actor, person_id=person_id, fields=list(body.fields), reason=body.reason)
 

@@ -1,6 +1,7 @@
 """A region's housing registry as an XLSX workbook: buildings with their units, and residents.
 
-Personal data leaves masked (姓名 张*, 身份证号 3302**********1234, 手机 138****5678) unless the
+Personal data leaves masked (姓名 张*, 证件号码 3302**********1234 or E*****678 beside its 证件类型,
+手机 138****5678) unless the
 exporter asks for full values, holds housing.reveal for the region and gives a reason. Every
 export — masked or not — is written to the audit trail with its region, size and reason.
 """
@@ -21,6 +22,7 @@ from shanzhi.db import utcnow
 from shanzhi.errors import InvalidInput
 from shanzhi.events.export import XlsxWriter, local
 from shanzhi.geo import service as geo
+from shanzhi.housing import documents
 from shanzhi.housing.dates import today_local
 from shanzhi.housing.models import Building, Person, Registration, Unit
 from shanzhi.housing.people import MAX_REASON, MIN_REASON, plain
@@ -34,7 +36,7 @@ BUILDING_SHEET: tuple[tuple[str, int], ...] = (
     ("结构", 10), ("房号", 8), ("房间类型", 10), ("楼层", 6), ("面积", 8), ("出租状态", 8), ("在住人数", 8),
 )
 RESIDENT_SHEET: tuple[tuple[str, int], ...] = (
-    ("姓名", 10), ("身份证号", 22), ("手机号", 14), ("户籍地址", 30), ("户籍人口", 8), ("房屋编号", 24),
+    ("姓名", 10), ("证件类型", 14), ("证件号码", 22), ("手机号", 14), ("户籍地址", 30), ("户籍人口", 8), ("房屋编号", 24),
     ("地址", 36), ("房号", 8), ("居住事由", 8), ("起始日期", 12), ("到期日期", 12), ("状态", 8), ("逾期", 6),
 )
 
@@ -46,11 +48,12 @@ def _chunks(session: Session, stmt: Any) -> Iterator[list[Any]]:
 
 def _person_cells(person: Person, reveal: bool) -> list[Any]:
     if person.purged_at is not None:
-        return [PURGED_NAME, "", "", "", ""]
+        return [PURGED_NAME, "", "", "", "", ""]
     id_number, phone = plain(person)
+    kind = documents.label(person.id_type) if id_number else ""
     if reveal:
-        return [person.name, id_number, phone, person.registered_address, "是" if person.is_local else "否"]
-    return [pii.mask_name(person.name), pii.mask_id(id_number), pii.mask_phone(phone), "",
+        return [person.name, kind, id_number, phone, person.registered_address, "是" if person.is_local else "否"]
+    return [pii.mask_name(person.name), kind, documents.mask(person.id_type, id_number), pii.mask_phone(phone), "",
             "是" if person.is_local else "否"]
 
 

@@ -1,7 +1,8 @@
 """XLSX import of buildings (sheet 房屋, one row per unit) and residents (sheet 人员, one row per
-registration): checked row by row, written whole or not at all.
+registration): checked row by row, written whole or not at all. A document number is checked by
+its row's 证件类型 (label or key; a sheet without the column holds resident IDs).
 
-Every problem is reported with its sheet, row and column (第 5 行「身份证号」：校验码错误 …); if there
+Every problem is reported with its sheet, row and column (第 5 行「证件号码」：校验码错误 …); if there
 is any, nothing is written (the caller's transaction rolls back). Rows of the same address form
 one building; a building or unit that already exists is reused, and a person already registered
 in the unit is skipped, so importing the same workbook twice adds nothing the second time.
@@ -21,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from shanzhi.accounts.authz import Actor
 from shanzhi.errors import InvalidInput, ShanzhiError
-from shanzhi.housing.idcard import validate_id, validate_phone
+from shanzhi.housing import documents
+from shanzhi.housing.idcard import validate_phone
 from shanzhi.housing.models import Building, Registration, Unit
 from shanzhi.housing.people import PersonInput, find_by_id_number
 from shanzhi.housing.policy import housing_policy
@@ -43,14 +45,16 @@ BUILDING_COLUMNS: dict[str, tuple[str, ...]] = {
     "address": ("地址", "address"), "lon": ("经度", "lon"), "lat": ("纬度", "lat"), "crs": ("坐标系", "crs"),
     "use": ("用途", "use"), "floors": ("层数", "floors"), "construction": ("结构", "construction"),
     "owner": ("产权人", "房东", "owner"), "owner_kind": ("产权人类型", "owner_kind"),
-    "owner_phone": ("产权人电话", "owner_phone"), "owner_id_number": ("产权人身份证号", "owner_id_number"),
+    "owner_phone": ("产权人电话", "owner_phone"), "owner_id_type": ("产权人证件类型", "owner_id_type"),
+    "owner_id_number": ("产权人证件号码", "产权人身份证号", "owner_id_number"),
     "manager": ("管理责任人", "manager"), "manager_kind": ("责任人类型", "manager_kind"),
     "manager_phone": ("责任人电话", "manager_phone"), "duties": ("管理职责", "manager_duties"),
     "unit": ("房号", "unit"), "unit_kind": ("房间类型", "unit_kind"), "unit_floor": ("楼层", "unit_floor"),
     "area": ("面积", "使用面积", "area_m2"), "rental_status": ("出租状态", "rental_status"),
 }
 RESIDENT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "name": ("姓名", "name"), "id_number": ("身份证号", "id_number"), "phone": ("手机号", "联系电话", "phone"),
+    "name": ("姓名", "name"), "id_type": ("证件类型", "id_type"), "id_number": ("证件号码", "身份证号", "id_number"),
+    "phone": ("手机号", "联系电话", "phone"),
     "registered_address": ("户籍地址", "registered_address"), "is_local": ("户籍人口", "is_local"),
     "address": ("地址", "房屋地址", "address"), "unit": ("房号", "unit"), "start_date": ("起始日期", "start_date"),
     "end_date": ("到期日期", "end_date"), "purpose": ("居住事由", "purpose"),
@@ -62,7 +66,7 @@ ERROR_COLUMNS = {
     "duplicate_unit": "unit", "invalid_unit_kinds": "unit_kind", "invalid_floor": "unit_floor",
     "invalid_area": "area", "invalid_rental_statuses": "rental_status", "invalid_name": "name",
     "invalid_id_number": "id_number", "invalid_id_checksum": "id_number", "id_number_required": "id_number",
-    "invalid_phone": "phone", "invalid_dates": "start_date", "invalid_purposes": "purpose",
+    "invalid_id_type": "id_type", "invalid_phone": "phone", "invalid_dates": "start_date", "invalid_purposes": "purpose",
 }
 
 
@@ -104,7 +108,8 @@ class _Row:
         self.raw, self.columns = raw, columns
 
     def header(self, field: str) -> str:
-        return self.columns[field][0]
+        """The column as the sheet names it (身份证号 in older files), else its first name."""
+        return next((name for name in self.columns[field] if name in self.raw), self.columns[field][0])
 
     def text(self, field: str, *, required: bool = False) -> str | None:
         for name in self.columns[field]:
@@ -154,6 +159,15 @@ class _Row:
             raise RowError(field, f"unknown value {text!r}", f"「{text}」无效，应为：{choices}")
         return key
 
+    def document(self, type_field: str, number_field: str) -> tuple[str, str | None]:
+        """(type, checked number or None): the type by label or key, resident ID when not given."""
+        text = self.text(type_field)
+        id_type = documents.type_for(text) if text else documents.DEFAULT_ID_TYPE
+        if id_type is None:
+            labels = "、".join(t.label for t in housing_policy().id_types.values())
+            raise RowError(type_field, f"unknown document type {text!r}", f"「{text}」无效，应为：{labels}")
+        return id_type, self.checked(number_field, lambda value: documents.validate(id_type, value))
+
     def checked(self, field: str, check: Callable[[str], str]) -> str | None:
         text = self.text(field)
         if text is None:
@@ -172,8 +186,9 @@ def _party(row: _Row, role: str) -> PartyInput | None:
     kind = {"个人": "person", "person": "person", "单位": "org", "公司": "org", "org": "org"}.get(kind_text)
     if kind is None:
         raise RowError(f"{role}_kind", "use 个人 or 单位", "应为「个人」或「单位」")
-    id_number = row.checked(f"{role}_id_number", validate_id) if f"{role}_id_number" in row.columns else None
-    return PartyInput(kind, name, row.checked(f"{role}_phone", validate_phone), id_number)
+    id_type, id_number = (row.document(f"{role}_id_type", f"{role}_id_number") if f"{role}_id_number" in row.columns
+                          else (None, None))
+    return PartyInput(kind, name, row.checked(f"{role}_phone", validate_phone), id_number, id_type=id_type)
 
 
 def _find(session: Session, actor: Actor, address: str, seen: dict[str, Building]) -> Building | None:
@@ -224,7 +239,7 @@ def _duty(text: str) -> str:
 def _resident_row(session: Session, actor: Actor, row: _Row, seen: dict[str, Building]) -> int:
     """1 when a registration was made, 0 when the person is already registered in the unit."""
     name = row.text("name", required=True) or ""
-    id_number = row.checked("id_number", validate_id)
+    id_type, id_number = row.document("id_type", "id_number")
     if id_number is None:
         raise RowError("id_number", "required", "必填")
     phone = row.checked("phone", validate_phone)
@@ -239,13 +254,13 @@ def _resident_row(session: Session, actor: Actor, row: _Row, seen: dict[str, Bui
     start = row.day("start_date", required=True)
     assert start is not None
     local = (row.text("is_local") or "否") in ("是", "yes", "true", "1", "Y", "y")
-    known = find_by_id_number(session, id_number)
+    known = find_by_id_number(session, id_number, id_type)
     if known is not None and session.scalar(select(Registration.id).where(
             Registration.person_id == known.id, Registration.unit_id == unit.id, Registration.status == "active")):
         return 0
     register(session, actor=actor, unit_id=unit.id, start_date=start, end_date=row.day("end_date"),
              purpose=row.word("purpose", "purposes", default="work") or "work",
-             person=PersonInput(name, id_number, phone, row.text("registered_address"), local))
+             person=PersonInput(name, id_number, phone, row.text("registered_address"), local, id_type))
     return 1
 
 

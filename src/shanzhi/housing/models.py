@@ -103,6 +103,8 @@ class Person(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str | None] = mapped_column(String(64))  # None once purged
+    # Which document the ID number is of (housing.toml id_types); rows from before types are resident IDs.
+    id_type: Mapped[str] = mapped_column(String(24), default="resident_id", server_default="resident_id")
     id_number_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     id_number_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -1,5 +1,5 @@
-"""People in the registry: recorded once (matched by ID number, or by phone and name), their
-personal data sealed under the current key, shown masked, revealed only with a reason.
+"""People in the registry: recorded once (matched by their document's type and number, or by
+phone and name), their personal data sealed under the current key, shown masked, revealed only with a reason.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from shanzhi import pii
 from shanzhi.accounts.authz import Actor
 from shanzhi.audit import service as audit
 from shanzhi.errors import Conflict, InvalidInput
-from shanzhi.housing.idcard import validate_id, validate_phone
+from shanzhi.housing import documents
+from shanzhi.housing.idcard import validate_phone
 from shanzhi.housing.models import Person
 from shanzhi.housing.scope import (
     MANAGE,
@@ -26,7 +27,7 @@ from shanzhi.housing.scope import (
     record,
 )
 
-REVEALABLE = {"id_number": "身份证号", "phone": "手机号"}
+REVEALABLE = {"id_number": "证件号码", "phone": "手机号"}
 MIN_REASON, MAX_REASON = 4, 200
 
 
@@ -37,6 +38,7 @@ class PersonInput:
     phone: str | None = None
     registered_address: str | None = None  # 户籍地址
     is_local: bool = False  # 户籍在本区
+    id_type: str | None = None  # housing.toml id_types; None: resident ID
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Clean:
     phone: str | None
     registered_address: str | None
     is_local: bool
+    id_type: str = documents.DEFAULT_ID_TYPE
 
 
 def clean(data: PersonInput, *, id_required: bool) -> Clean:
@@ -53,22 +56,25 @@ def clean(data: PersonInput, *, id_required: bool) -> Clean:
     name = (data.name or "").strip()
     if not 1 <= len(name) <= 64:
         raise InvalidInput("Name must be 1–64 characters", "姓名应为 1–64 个字符", code="invalid_name")
-    id_number = validate_id(data.id_number) if data.id_number not in (None, "") else None
+    id_type = documents.check_type(data.id_type)
+    id_number = documents.validate(id_type, data.id_number) if data.id_number not in (None, "") else None
     if id_required and id_number is None:
-        raise InvalidInput("An ID number is required for a residence registration",
-                           "居住登记须填写身份证号", code="id_number_required")
+        raise InvalidInput("An identity document number is required for a residence registration",
+                           "居住登记须填写证件号码", code="id_number_required")
     phone = validate_phone(data.phone) if data.phone not in (None, "") else None
     address = (data.registered_address or "").strip() or None
     if address is not None and len(address) > 200:
         raise InvalidInput("Registered address is too long (max 200)", "户籍地址过长（最多 200 字）", code="too_long")
-    return Clean(name, id_number, phone, address, bool(data.is_local))
+    return Clean(name, id_number, phone, address, bool(data.is_local), id_type)
 
 
 def seal(person: Person, *, id_number: str | None, phone: str | None, key: pii.Key | None = None) -> None:
-    """Encrypt both fields under one key (the current one unless given) with their digests."""
+    """Encrypt both fields under one key (the current one unless given) with their digests; the ID
+    number's digest is of the person's document type (`person.id_type`) with it."""
     k = key or pii.current_key()
     person.id_number_encrypted = pii.encrypt(id_number, k)
-    person.id_number_digest = pii.digest("id", id_number, k) if id_number else None
+    person.id_number_digest = (pii.digest("id", documents.digest_value(person.id_type, id_number), k)
+                               if id_number else None)
     person.phone_encrypted = pii.encrypt(phone, k)
     person.phone_digest = pii.digest("phone", phone, k) if phone else None
     person.pii_key = k.id if (id_number or phone) else None
@@ -81,14 +87,20 @@ def plain(person: Person, *, strict: bool = False) -> tuple[str | None, str | No
             pii.decrypt(person.phone_encrypted, strict=strict))
 
 
-def find_by_id_number(session: Session, id_number: str) -> Person | None:
-    return session.scalars(select(Person).where(Person.id_number_digest.in_(pii.digests("id", id_number)))
+def _id_digests(id_type: str, id_number: str) -> list[str]:
+    return pii.digests("id", documents.digest_value(id_type, id_number))
+
+
+def find_by_id_number(session: Session, id_number: str,
+                      id_type: str = documents.DEFAULT_ID_TYPE) -> Person | None:
+    """The person holding this document (type and normalized number)."""
+    return session.scalars(select(Person).where(Person.id_number_digest.in_(_id_digests(id_type, id_number)))
                            .order_by(Person.id).limit(1)).first()
 
 
 def _match(session: Session, data: Clean) -> Person | None:
     if data.id_number:
-        return find_by_id_number(session, data.id_number)
+        return find_by_id_number(session, data.id_number, data.id_type)
     if data.phone:
         # Without an ID number, the same phone and the same name are taken as the same person.
         return session.scalars(select(Person).where(Person.phone_digest.in_(pii.digests("phone", data.phone)),
@@ -103,8 +115,8 @@ def upsert(session: Session, *, actor: Actor, data: Clean, region_code: str) -> 
     trail says which fields changed (never their values)."""
     person = _match(session, data)
     if person is None:
-        person = Person(name=data.name, registered_address=data.registered_address, is_local=data.is_local,
-                        region_code=region_code, version=1)
+        person = Person(name=data.name, id_type=data.id_type, registered_address=data.registered_address,
+                        is_local=data.is_local, region_code=region_code, version=1)
         seal(person, id_number=data.id_number, phone=data.phone)
         session.add(person)
         session.flush()
@@ -135,7 +147,8 @@ def update_person(session: Session, *, actor: Actor, person_id: int, phone: str 
                        code="purged")
     id_number, old_phone = plain(person, strict=True)
     data = clean(PersonInput(name or person.name or "", id_number, phone if phone is not None else old_phone,
-                             registered_address if registered_address is not None else person.registered_address),
+                             registered_address if registered_address is not None else person.registered_address,
+                             id_type=person.id_type),
                  id_required=False)
     bump(person, expected_version, "人员")
     changed = [f for f, old, new in (("name", person.name, data.name), ("phone", old_phone, data.phone),
@@ -149,23 +162,26 @@ def update_person(session: Session, *, actor: Actor, person_id: int, phone: str 
 
 
 def search(session: Session, *, actor: Actor, id_number: str | None = None, phone: str | None = None,
-           name: str | None = None, limit: int = 50) -> list[Person]:
-    """Exact lookup by ID number or phone (through the digests), or by name, within reach."""
+           name: str | None = None, id_type: str | None = None, limit: int = 50) -> list[Person]:
+    """Exact lookup by document (type, resident ID unless given, and number) or phone (through
+    the digests), or by name, within reach."""
     stmt = select(Person).where(listable(session, actor, READ, Person.region_code))
     if id_number:
-        stmt = stmt.where(Person.id_number_digest.in_(pii.digests("id", validate_id(id_number))))
+        kind = documents.check_type(id_type)
+        stmt = stmt.where(Person.id_number_digest.in_(_id_digests(kind, documents.validate(kind, id_number))))
     if phone:
         stmt = stmt.where(Person.phone_digest.in_(pii.digests("phone", validate_phone(phone))))
     if name:
         stmt = stmt.where(Person.name == name.strip())
     if not (id_number or phone or name):
-        raise InvalidInput("Search by ID number, phone or name", "请按身份证号、手机号或姓名查找",
+        raise InvalidInput("Search by document number, phone or name", "请按证件号码、手机号或姓名查找",
                            code="search_required")
     return list(session.scalars(stmt.order_by(Person.id).limit(limit)))
 
 
 def reveal(session: Session, *, actor: Actor, person_id: int, fields: list[str], reason: str) -> dict[str, Any]:
-    """The full ID number and/or phone: needs housing.reveal and a reason; always audited."""
+    """The full document number (with its type) and/or phone: needs housing.reveal and a reason;
+    always audited."""
     reason = (reason or "").strip()
     if not MIN_REASON <= len(reason) <= MAX_REASON:
         raise InvalidInput(f"Give the reason for looking ({MIN_REASON}–{MAX_REASON} characters)",
@@ -173,7 +189,7 @@ def reveal(session: Session, *, actor: Actor, person_id: int, fields: list[str],
     unknown = set(fields) - set(REVEALABLE)
     if not fields or unknown:
         raise InvalidInput(f"fields must be some of {', '.join(REVEALABLE)}",
-                           "请选择要查看的字段：身份证号（id_number）或手机号（phone）", code="invalid_fields")
+                           "请选择要查看的字段：证件号码（id_number）或手机号（phone）", code="invalid_fields")
     person = get_person(session, actor=actor, person_id=person_id, action=REVEAL)
     if person.purged_at is not None:
         raise Conflict("This person's personal data was purged", "该人员的个人信息已按保存期限清除",
@@ -183,4 +199,7 @@ def reveal(session: Session, *, actor: Actor, person_id: int, fields: list[str],
                  target_type="housing_person", target_id=str(person.id), region_code=person.region_code,
                  detail={"fields": sorted(set(fields)), "reason": reason})
     values = {"id_number": id_number, "phone": phone}
-    return {f: values[f] for f in sorted(set(fields))}
+    shown = {f: values[f] for f in sorted(set(fields))}
+    if "id_number" in shown:  # say which document the number is of
+        shown.update(id_type=person.id_type, id_type_label=documents.label(person.id_type))
+    return shown

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shanzhi.errors import InvalidInput
 from shanzhi.events.catalog import catalog
+from shanzhi.housing.idcard import KINDS
 from shanzhi.policy.loader import policy_path
 
 Place = Literal["building", "unit"]
@@ -28,6 +29,21 @@ class HousingOrgs(_Strict):
     manager_kind: str = Field(min_length=1)
 
 
+class IdType(_Strict):
+    label: str = Field(min_length=1)
+    kind: str  # the checker: a key of housing/idcard.py KINDS
+
+    @model_validator(mode="after")
+    def _known(self) -> IdType:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown id type kind {self.kind!r}; use one of {sorted(KINDS)}")
+        return self
+
+
+# The document rows recorded before types existed are (the column's server default).
+DEFAULT_ID_TYPE = "resident_id"
+
+
 class HousingPolicy(_Strict):
     version: str = Field(min_length=1)
     uses: dict[str, str] = Field(min_length=1)
@@ -37,6 +53,7 @@ class HousingPolicy(_Strict):
     manager_duties: dict[str, str]
     purposes: dict[str, str] = Field(min_length=1)
     relations: dict[str, str] = Field(min_length=1)
+    id_types: dict[str, IdType] = Field(min_length=1)
     retention: Retention
     organizations: HousingOrgs
 
@@ -48,6 +65,8 @@ class HousingPolicy(_Strict):
             raise ValueError(f"rental_statuses must include {sorted(missing)}")
         if "head" not in self.relations:
             raise ValueError("relations must include head (户主)")
+        if DEFAULT_ID_TYPE not in self.id_types:
+            raise ValueError(f"id_types must include {DEFAULT_ID_TYPE} (existing rows are of that type)")
         return self
 
     def check(self, field: str, value: str | None, label_zh: str) -> None:

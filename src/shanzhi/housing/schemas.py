@@ -20,6 +20,7 @@ class PartyIn(_In):
     kind: Literal["person", "org"]
     name: str = Field(default="", max_length=120)
     phone: str | None = Field(default=None, max_length=24)
+    id_type: str | None = Field(default=None, max_length=24)  # housing.toml id_types; None: resident ID
     id_number: str | None = Field(default=None, max_length=24)
     org_code: str | None = Field(default=None, max_length=32)
 
@@ -97,6 +98,7 @@ class UnitPatch(_In):
 
 class PersonIn(_In):
     name: str = Field(max_length=64)
+    id_type: str | None = Field(default=None, max_length=24)  # housing.toml id_types; None: resident ID
     id_number: str | None = Field(default=None, max_length=24)
     phone: str | None = Field(default=None, max_length=24)
     registered_address: str | None = Field(default=None, max_length=200)

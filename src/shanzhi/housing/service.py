@@ -51,7 +51,7 @@ UNIT_FIELDS = ("number", "kind", "floor", "area_m2", "rental_status")
 
 @dataclass(frozen=True)
 class PartyInput:
-    """An owner, landlord or manager: a person (name, optional phone and ID number) or an
+    """An owner, landlord or manager: a person (name, optional phone and document) or an
     organization (by code, or by name — a company not yet known is recorded)."""
 
     kind: str  # person | org
@@ -59,6 +59,7 @@ class PartyInput:
     phone: str | None = None
     id_number: str | None = None
     org_code: str | None = None
+    id_type: str | None = None  # housing.toml id_types; None: resident ID
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def resolve_party(session: Session, actor: Actor, party: PartyInput | None,
     if party.kind != "person":
         raise InvalidInput("A party is a person or an org", "责任主体类型应为 person（个人）或 org（单位）",
                            code="invalid_party")
-    data = clean(PersonInput(party.name, party.id_number, party.phone), id_required=False)
+    data = clean(PersonInput(party.name, party.id_number, party.phone, id_type=party.id_type), id_required=False)
     person, _ = upsert(session, actor=actor, data=data, region_code=region_code)
     return person.id, None
 

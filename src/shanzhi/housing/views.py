@@ -11,6 +11,7 @@ from typing import Any
 
 from shanzhi import pii
 from shanzhi.db import as_utc
+from shanzhi.housing import documents
 from shanzhi.housing.models import (
     Building,
     Finding,
@@ -29,12 +30,15 @@ PURGED_NAME = "（已清除）"
 def person_dict(person: Person) -> dict[str, Any]:
     policy = housing_policy()
     if person.purged_at is not None:
-        return {"id": person.id, "name": PURGED_NAME, "id_number": None, "phone": None,
+        return {"id": person.id, "name": PURGED_NAME, "id_type": None, "id_type_label": None, "id_number": None,
+                "phone": None,
                 "registered_address": None, "is_local": person.is_local, "unit_id": person.unit_id,
                 "household_id": person.household_id, "relation": None, "purged": True, "version": person.version}
     id_number, phone = plain(person)
     return {
-        "id": person.id, "name": person.name, "id_number": pii.mask_id(id_number), "phone": pii.mask_phone(phone),
+        "id": person.id, "name": person.name, "id_type": person.id_type,
+        "id_type_label": documents.label(person.id_type), "id_number": documents.mask(person.id_type, id_number),
+        "phone": pii.mask_phone(phone),
         "registered_address": person.registered_address, "is_local": person.is_local,
         "residence": "户籍人口" if person.is_local else "流动人口", "unit_id": person.unit_id,
         "household_id": person.household_id, "relation": person.relation,

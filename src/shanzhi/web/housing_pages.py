@@ -61,7 +61,7 @@ NOTICES = {
 # Which form field a service's refusal belongs next to (by error code); others go atop the form.
 FIELD_OF_ERROR = {
     "invalid_name": "name", "invalid_id_number": "id_number", "invalid_id_checksum": "id_number",
-    "id_number_required": "id_number", "invalid_phone": "phone", "invalid_dates": "dates",
+    "id_number_required": "id_number", "invalid_id_type": "id_type", "invalid_phone": "phone", "invalid_dates": "dates",
     "invalid_start_date": "dates", "invalid_end_date": "dates", "invalid_purposes": "purpose",
     "invalid_unit": "unit_id", "already_registered": "name", "reason_required": "reason",
 }
@@ -176,7 +176,7 @@ def _building_page(
         # Tenants live where their building stands, so the building's place decides the button;
         # the service checks the person itself on the POST.
         "may_reveal": can(actor, REVEAL, target), "revealed": revealed or {},
-        "purposes": policy.purposes, "today": today_local().isoformat(), "max_photos": inspections.MAX_PHOTOS,
+        "purposes": policy.purposes, "id_types": {k: t.label for k, t in policy.id_types.items()}, "today": today_local().isoformat(), "max_photos": inspections.MAX_PHOTOS,
         "checklist": [{"key": i.key, "label": i.label, "hint": i.hint, "places": list(i.applies_to)} for i in items],
         "tenancies": sum(len(u["tenancies"]) for u in detail["units"]),
         "rented": sum(1 for u in detail["units"] if u["rental_status"] == "rented"),
@@ -222,11 +222,12 @@ def register(request: Request, session: DbSession, user: PageUser, building_id: 
             end_date=_date(form.get("end_date", ""), "到期日期", "invalid_end_date"),
             purpose=form.get("purpose") or "work",
             person=PersonInput(name=form.get("name", ""), id_number=form.get("id_number", "").strip() or None,
+                               id_type=form.get("id_type") or None,
                                phone=form.get("phone", "").strip() or None))
 
     _, error = attempt(session, act)
     if error is not None:
-        kept = {k: form.get(k, "") for k in ("unit_id", "name", "id_number", "phone", "start_date", "end_date",
+        kept = {k: form.get(k, "") for k in ("unit_id", "name", "id_type", "id_number", "phone", "start_date", "end_date",
                                              "purpose")}
         return _refused(request, session, user, building_id, error, "register", kept)
     return _done(building_id, "registered", f"#unit-{unit_id}")
