@@ -213,14 +213,22 @@ def get_photo(session: Session, *, actor: Actor, inspection_id: int, photo_id: i
     return photo
 
 
+def photos_of(session: Session, inspection_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The photos of these inspections (already authorised by the caller), in one query."""
+    rows = session.scalars(select(InspectionPhoto).where(InspectionPhoto.inspection_id.in_(inspection_ids))
+                           .options(defer(InspectionPhoto.content, raiseload=True),
+                                    defer(InspectionPhoto.thumbnail, raiseload=True))
+                           .order_by(InspectionPhoto.id))
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in inspection_ids}
+    for p in rows:
+        out[p.inspection_id].append({"id": p.id, "item": p.item, "width": p.width, "height": p.height,
+                                     "url": f"/api/v1/housing/inspections/{p.inspection_id}/photos/{p.id}"})
+    return out
+
+
 def inspection_detail(session: Session, *, actor: Actor, inspection_id: int) -> dict[str, Any]:
     inspection = get_inspection(session, actor=actor, inspection_id=inspection_id, action=READ)
     findings = session.scalars(select(Finding).where(Finding.inspection_id == inspection.id).order_by(Finding.id))
-    photos = session.scalars(select(InspectionPhoto).where(InspectionPhoto.inspection_id == inspection.id)
-                             .options(defer(InspectionPhoto.content, raiseload=True),
-                                      defer(InspectionPhoto.thumbnail, raiseload=True))
-                             .order_by(InspectionPhoto.id))
     today = today_local()
     return {**inspection_dict(inspection), "findings": [finding_dict(f, today) for f in findings],
-            "photos": [{"id": p.id, "item": p.item, "width": p.width, "height": p.height,
-                        "url": f"/api/v1/housing/inspections/{inspection.id}/photos/{p.id}"} for p in photos]}
+            "photos": photos_of(session, [inspection.id])[inspection.id]}

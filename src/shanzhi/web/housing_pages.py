@@ -168,6 +168,8 @@ def _building_page(
     field = FIELD_OF_ERROR.get(error.code, "") if error is not None else ""
     policy, items = housing_policy(), checklist().items
     may_manage, may_inspect = can(actor, MANAGE, target), can(actor, INSPECT, target)
+    # building_detail has checked the building may be read, so its inspections' photos may be too.
+    photos = inspections.photos_of(session, [i["id"] for i in detail["inspections"]])
     if error_for not in _shown_forms(detail, may_manage, may_inspect):
         error_for = ""  # its form is gone (a tenancy just ended) or never shown (a forged post): atop the page
     context = {
@@ -176,12 +178,13 @@ def _building_page(
         # Tenants live where their building stands, so the building's place decides the button;
         # the service checks the person itself on the POST.
         "may_reveal": can(actor, REVEAL, target), "revealed": revealed or {},
-        "purposes": policy.purposes, "id_types": {k: t.label for k, t in policy.id_types.items()}, "today": today_local().isoformat(), "max_photos": inspections.MAX_PHOTOS,
+        "purposes": policy.purposes, "id_types": {k: t.label for k, t in policy.id_types.items()},
+        "today": today_local().isoformat(), "max_photos": inspections.MAX_PHOTOS,
         "checklist": [{"key": i.key, "label": i.label, "hint": i.hint, "places": list(i.applies_to)} for i in items],
         "tenancies": sum(len(u["tenancies"]) for u in detail["units"]),
         "rented": sum(1 for u in detail["units"] if u["rental_status"] == "rented"),
-        "inspections": [{**i, "at": short_time(i["inspected_at"]), "photos": inspections.inspection_detail(
-            session, actor=actor, inspection_id=i["id"])["photos"]} for i in detail["inspections"]],
+        "inspections": [{**i, "at": short_time(i["inspected_at"]), "photos": photos[i["id"]]}
+                        for i in detail["inspections"]],
     }
     response = render(request, "m_housing_building.html", context, user=user, status_code=status_code)
     return no_store(response) if form or revealed else response
