@@ -14,7 +14,7 @@ from rich.table import Table
 from shanzhi.config import get_settings
 from shanzhi.db import get_engine, session_scope
 from shanzhi.errors import ShanzhiError
-from shanzhi.terminal import console, err_console, errors, progress
+from shanzhi.terminal import console, err_console, errors, progress, require_schema
 
 app = typer.Typer(
     help="善治 shanzhi — 网格化基层治理平台 grid-based grassroots governance.",
@@ -38,7 +38,7 @@ def import_events_command(
     from shanzhi.accounts.service import system_actor
     from shanzhi.events.importer import import_events
 
-    _require_schema()
+    require_schema()
     if not file.is_file():
         err_console.print(f"[bold red]错误[/]：文件不存在：{file}\n[dim]File not found: {file}[/]")
         raise typer.Exit(1)
@@ -69,15 +69,6 @@ def _add_subcommands() -> None:
     register_gridpeople(app)
     register_pii(app)
 
-def _require_schema() -> None:
-    from shanzhi.migrate import current
-
-    if current(get_engine()) is None:
-        err_console.print("[bold red]错误[/]：数据库尚未初始化，请先运行 shanzhi init\n"
-                          "[dim]The database has no schema yet: run `shanzhi init` first.[/]")
-        raise typer.Exit(1)
-
-
 @app.command()
 def init() -> None:
     """创建或升级数据库结构。Create or upgrade the database schema (Alembic)."""
@@ -106,7 +97,7 @@ def demo(
     from shanzhi.demo.units import create_demo_units
     from shanzhi.geo.service import import_regions
 
-    _require_schema()
+    require_schema()
     started = time.perf_counter()
     with errors(), progress() as report:
         features = build_district(seed=seed, progress=report)
@@ -164,7 +155,7 @@ def serve(
 
     from shanzhi.app import create_app
 
-    _require_schema()
+    require_schema()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     console.print(f"善治已启动 shanzhi is running: [bold]http://{shown}:{port}/map[/]  (接口文档 /api/docs，Ctrl+C 退出)")
     # Live feeds (Server-Sent Events) stay open; on shutdown give them a few seconds, not forever.
@@ -178,7 +169,7 @@ def regions_import(
     """导入区域（按编码新建或更新，整体校验，全部成功或全部不写）。Import regions from GeoJSON."""
     from shanzhi.geo.service import import_regions
 
-    _require_schema()
+    require_schema()
     with errors():
         data = _read_json(file)
         with progress() as report, session_scope() as session:
@@ -206,7 +197,7 @@ def regions_export(
     """导出区域为 GeoJSON（可再导入）。Export regions as a GeoJSON FeatureCollection."""
     from shanzhi.geo.service import export_regions
 
-    _require_schema()
+    require_schema()
     with errors(), session_scope() as session:
         data = export_regions(session, root=root, level=level)
     text = json.dumps(data, ensure_ascii=False)
@@ -226,7 +217,7 @@ def locate(
     """定位坐标所在的区域链（微网格 … 区）。Locate a point in the region tree."""
     from shanzhi.geo.service import locate as locate_point
 
-    _require_schema()
+    require_schema()
     with errors(), session_scope() as session:
         found = locate_point(session, lon=lon, lat=lat, crs=crs)
     table = Table(title=f"WGS84 {found.lon:.6f}, {found.lat:.6f}")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from shanzhi.db import get_engine, session_factory, transaction
-from shanzhi.terminal import console, err_console, errors, progress
+from shanzhi.terminal import console, errors, progress, require_schema
 
 Batch = Annotated[int, typer.Option(min=1, max=10_000, help="每批行数 rows per transaction")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="只显示待轮换数量，不写入 show only")]
@@ -16,16 +16,11 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="只显示待轮换数�
 
 def rotate_keys(batch: int, dry_run: bool) -> None:
     """The command, shared with `shanzhi housing rotate-keys`."""
-    from sqlalchemy import inspect
 
     from shanzhi import pii
     from shanzhi.pii_rotation import TABLES, pending, rotate
 
-    existing = inspect(get_engine())
-    if not all(existing.has_table(t.table) for t in TABLES):
-        err_console.print("[bold red]错误[/]：数据库尚未初始化或版本过旧，请先运行 shanzhi init\n"
-                          "[dim]The database lacks tables holding personal data: run `shanzhi init` first.[/]")
-        raise typer.Exit(1)
+    require_schema(*(t.table for t in TABLES))
     started = time.perf_counter()
     factory = session_factory(get_engine())
     labels = {t.table: t.label for t in TABLES}

@@ -30,6 +30,20 @@ def errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def require_schema(*tables: str, bind: Any = None) -> None:
+    """Exit with one clear line when the database (`bind`, default the configured one) lacks these
+    tables, or any schema at all: not initialised yet, or older than this version."""
+    from sqlalchemy import inspect
+
+    from shanzhi.db import get_engine
+
+    present = inspect(bind if bind is not None else get_engine())
+    if not all(present.has_table(t) for t in (tables or ("alembic_version",))):
+        with errors():
+            raise ShanzhiError("The database is not initialised, or older than this version: run `shanzhi init` first",
+                               "数据库尚未初始化或版本过旧，请先运行 shanzhi init", code="no_schema")
+
+
 @contextmanager
 def progress() -> Iterator[Callable[[str, int, int], None]]:
     bars = Progress(

@@ -10,29 +10,21 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
-from sqlalchemy import inspect
 
 from shanzhi.audit.models import AuditEntry
 from shanzhi.audit.service import tail, verify
-from shanzhi.db import as_utc, get_engine, session_scope
-from shanzhi.terminal import console, err_console
+from shanzhi.db import as_utc, session_scope
+from shanzhi.terminal import console, err_console, require_schema
 
 app = typer.Typer(help="审计日志：校验与查看。Audit trail: verify and view.", no_args_is_help=True)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def _require_table() -> None:
-    if not inspect(get_engine()).has_table(AuditEntry.__tablename__):
-        err_console.print("[bold red]错误[/]：数据库尚未初始化，请先运行 shanzhi init\n"
-                          "[dim]The database has no audit table yet: run `shanzhi init` first.[/]")
-        raise typer.Exit(1)
-
-
 @app.command("verify")
 def verify_command() -> None:
     """校验审计链是否完整（发现篡改时退出码为 1）。Verify the hash chain; exit 1 if tampered."""
-    _require_table()
+    require_schema(AuditEntry.__tablename__)
     with session_scope() as session:
         result = verify(session)
     if result.ok:
@@ -52,7 +44,7 @@ def tail_command(
     limit: Annotated[int, typer.Option(min=1, max=500, help="显示条数 how many entries")] = 20,
 ) -> None:
     """显示最新的审计条目（北京时间）。Show the newest entries, times in Asia/Shanghai."""
-    _require_table()
+    require_schema(AuditEntry.__tablename__)
     with session_scope() as session:
         entries = tail(session, limit=limit)
     table = Table(title=f"最新审计条目 latest audit entries ({len(entries)})")

@@ -7,20 +7,11 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import inspect
-from sqlalchemy.orm import Session
 
 from shanzhi.db import session_scope
 from shanzhi.detect import alerts, classify
 from shanzhi.detect.corrections import export_corrections
-from shanzhi.errors import ShanzhiError
-from shanzhi.terminal import console, errors
-
-
-def _require_schema(session: Session) -> None:
-    if not inspect(session.connection()).has_table("category_corrections"):
-        raise ShanzhiError("The database has no schema yet: run `shanzhi init` first",
-                           "数据库尚未初始化，请先运行 shanzhi init", code="no_schema")
+from shanzhi.terminal import console, errors, require_schema
 
 
 def register(app: typer.Typer) -> None:
@@ -59,7 +50,7 @@ def register(app: typer.Typer) -> None:
         with errors():
             if extra is None:
                 with session_scope() as session:
-                    _require_schema(session)
+                    require_schema("category_corrections", bind=session.connection())
                     extra, n = export_corrections(session)
                 console.print(f"纠正记录 corrections: {n}", highlight=False)
             with console.status("训练中 training…"):
@@ -74,7 +65,7 @@ def register(app: typer.Typer) -> None:
 
         with errors():
             with session_scope() as session:
-                _require_schema(session)
+                require_schema("category_corrections", bind=session.connection())
             found = alerts.scan(session_factory(get_engine()))
         console.print(f"高发点位 hotspots={found['hotspot']}  上升趋势 trends={found['trend']}", highlight=False)
 

@@ -13,14 +13,13 @@ import typer
 from fastapi import APIRouter, Query
 from rich.cells import cell_len
 from rich.table import Table
-from sqlalchemy import inspect
 
 from shanzhi.accounts.deps import ApiActor
 from shanzhi.db import session_scope
 from shanzhi.errors import InvalidInput, ShanzhiError
 from shanzhi.events import stats
 from shanzhi.http import DbSession
-from shanzhi.terminal import console, errors
+from shanzhi.terminal import console, errors, require_schema
 
 router = APIRouter(prefix="/api/v1", tags=["stats"])
 
@@ -121,9 +120,7 @@ def register(app: typer.Typer) -> None:
         from shanzhi.accounts.service import system_actor
 
         with errors(), session_scope() as session:
-            if not inspect(session.connection()).has_table("events"):
-                raise ShanzhiError("The database has no schema yet: run `shanzhi init` first",
-                                   "数据库尚未初始化，请先运行 shanzhi init", code="no_schema")
+            require_schema("events", bind=session.connection())
             actor = system_actor(session)
             if not actor.grants:
                 raise ShanzhiError("No regions yet: import them (shanzhi regions import) or run shanzhi demo",

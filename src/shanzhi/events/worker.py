@@ -340,14 +340,10 @@ def register(app: typer.Typer) -> None:
         可同时运行多个；中途被终止不会丢失任何事项。Several may run at once; a killed worker loses nothing.
         """
         from shanzhi.db import get_engine, session_factory
-        from shanzhi.migrate import current
-        from shanzhi.terminal import errors
+        from shanzhi.terminal import errors, require_schema
 
         engine = get_engine()
-        if current(engine) is None:
-            err_console.print("[bold red]错误[/]：数据库尚未初始化，请先运行 shanzhi init\n"
-                              "[dim]The database has no schema yet: run `shanzhi init` first.[/]")
-            raise typer.Exit(1)
+        require_schema(bind=engine)
         stop = threading.Event()
         previous = None
         if threading.current_thread() is threading.main_thread():

@@ -9,19 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from shanzhi.db import get_engine, session_scope
+from shanzhi.db import session_scope
 from shanzhi.errors import ShanzhiError
 from shanzhi.pii_cli import Batch, DryRun, rotate_keys
-from shanzhi.terminal import console, err_console, errors, progress
-
-
-def _require_schema() -> None:
-    from sqlalchemy import inspect
-
-    if not inspect(get_engine()).has_table("housing_people"):
-        err_console.print("[bold red]错误[/]：数据库尚未初始化或版本过旧，请先运行 shanzhi init\n"
-                          "[dim]The database has no housing tables: run `shanzhi init` first.[/]")
-        raise typer.Exit(1)
+from shanzhi.terminal import console, errors, progress, require_schema
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +27,7 @@ def register(app: typer.Typer) -> None:
         from shanzhi.accounts.service import system_actor
         from shanzhi.housing.importer import import_workbook
 
-        _require_schema()
+        require_schema("housing_people")
         with errors():
             if not file.is_file():
                 raise ShanzhiError(f"File not found: {file}", f"文件不存在：{file}", code="file_not_found")
@@ -54,7 +45,7 @@ def register(app: typer.Typer) -> None:
         from shanzhi.accounts.service import system_actor
         from shanzhi.housing.reports import FIGURES, region_report
 
-        _require_schema()
+        require_schema("housing_people")
         with errors(), session_scope() as session:
             data = region_report(session, actor=system_actor(session), region=region)
         table = Table(title=f"{data['region']['name']}（{data['region']['code']}）截至 {data['as_of']}")
@@ -72,7 +63,7 @@ def register(app: typer.Typer) -> None:
         """清除超过保存期限的已注销登记人员的个人信息（人数统计保留）。Purge personal data past retention."""
         from shanzhi.housing.retention import purge
 
-        _require_schema()
+        require_schema("housing_people")
         with errors(), session_scope() as session:
             plan = purge(session, dry_run=dry_run)
         verb = "将清除 would purge" if dry_run else "已清除 purged"

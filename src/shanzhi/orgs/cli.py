@@ -13,19 +13,12 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import inspect
 
 from shanzhi.db import session_scope
 from shanzhi.errors import ShanzhiError
-from shanzhi.terminal import console, errors, progress
+from shanzhi.terminal import console, errors, progress, require_schema
 
 Region = Annotated[str | None, typer.Option(help="区域编码 region code（默认全区）")]
-
-
-def _check_schema(session) -> None:  # type: ignore[no-untyped-def]
-    if not inspect(session.connection()).has_table("alliances"):
-        raise ShanzhiError("The database has no schema yet: run `shanzhi init` first",
-                           "数据库尚未初始化，请先运行 shanzhi init", code="no_schema")
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +37,7 @@ def register(app: typer.Typer) -> None:
         from shanzhi.orgs import service
 
         with errors(), session_scope() as session:
-            _check_schema(session)
+            require_schema("alliances", bind=session.connection())
             rows, total = service.list_orgs(session, actor=system_actor(session), q=q, kind=kind, region=region,
                                             size=min(max(limit, 1), 500))
             items = service.org_dicts(session, rows)
@@ -66,7 +59,7 @@ def register(app: typer.Typer) -> None:
         from shanzhi.orgs.numbers import numbers
 
         with errors(), session_scope() as session:
-            _check_schema(session)
+            require_schema("alliances", bind=session.connection())
             actor = system_actor(session)
             result = numbers(session, actor=actor, region=region)
         if as_json:
@@ -96,7 +89,7 @@ def register(app: typer.Typer) -> None:
         from shanzhi.orgs.matching import propose
 
         with errors(), session_scope() as session:
-            _check_schema(session)
+            require_schema("alliances", bind=session.connection())
             row, found = propose(session, actor=system_actor(session), need=need)
             items = [p.as_dict() for p in found]
         console.print(f"[bold]{need}[/] {row.title}")
@@ -124,7 +117,7 @@ def register(app: typer.Typer) -> None:
         from shanzhi.orgs.workbook_export import export_workbook
 
         with errors(), session_scope() as session:
-            _check_schema(session)
+            require_schema("alliances", bind=session.connection())
             data = export_workbook(session, actor=system_actor(session), region=region)
         file.write_bytes(data)
         console.print(f"已导出到 {file}（{len(data) / 1024:.0f} KB）")
@@ -139,7 +132,7 @@ def register(app: typer.Typer) -> None:
             if not file.is_file():
                 raise ShanzhiError(f"File not found: {file}", f"文件不存在：{file}", code="file_not_found")
             with progress() as report, session_scope() as session:
-                _check_schema(session)
+                require_schema("alliances", bind=session.connection())
                 result = import_workbook(session, actor=system_actor(session, name="批量导入 import"),
                                          data=file.read_bytes(), progress=report)
         names = {"organizations": "组织", "alliances": "联建", "members": "成员", "resources": "资源", "needs": "需求"}
